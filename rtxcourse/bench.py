@@ -1,0 +1,244 @@
+"""The course's one timing toolkit: warm-up, synchronisation, repeats, median and spread.
+
+Every speed claim in the course comes from :func:`measure` and is reported through a
+:class:`Report`, which prints the hardware next to the numbers and compares results as ratios
+measured in the same run (never against a number from another machine)::
+
+    from rtxcourse import bench
+    report = bench.Report("matmul 2048")
+    report.add(bench.measure(lambda: a @ b, name="fp32", work=2 * n**3, unit="FLOP", sync="torch"))
+    report.add(bench.measure(lambda: a16 @ b16, name="bf16", work=2 * n**3, unit="FLOP", sync="torch"))
+    report.ratio("bf16", "fp32")
+    print(report.table())
+
+GPUs run asynchronously: without synchronising, a timer measures how fast work is *queued*,
+not how fast it runs. ``sync="torch"`` / ``sync="tf"`` waits for the device at each timer edge.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+_PREFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
+
+
+def format_rate(value: float, unit: str) -> str:
+    """Format ``value`` units per second with an SI prefix, e.g. ``'312.4 GFLOP/s'``."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:.1f} {prefix}{unit}/s"
+    return f"{value:.3g} {unit}/s"
+
+
+def format_seconds(seconds: float) -> str:
+    """Format a duration in the most readable unit (ns, us, ms, s)."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def torch_sync() -> None:
+    """Wait for every queued CUDA kernel (no-op without CUDA)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def tf_sync() -> None:
+    """Wait for every queued TensorFlow op on every device."""
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        tf.test.experimental.sync_devices()
+
+
+_SYNCS: dict[str, Callable[[], None]] = {"torch": torch_sync, "tf": tf_sync, "none": lambda: None}
+
+
+def _resolve_sync(sync) -> Callable[[], None]:
+    if sync is None:
+        return _SYNCS["none"]
+    if callable(sync):
+        return sync
+    try:
+        return _SYNCS[sync]
+    except KeyError:
+        raise ValueError(f"sync must be 'torch', 'tf', 'none', a callable or None; got {sync!r}") from None
+
+
+@dataclass
+class Measurement:
+    """Seconds per call of one benchmarked function, one entry per repeat."""
+
+    name: str
+    times: list[float]
+    work: float | None = None  # units of work done by one call (FLOPs, images, samples)
+    unit: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def spread(self) -> float:
+        """Relative spread (max - min) / median of the repeats: how much to trust the median."""
+        return (max(self.times) - min(self.times)) / self.median if self.median > 0 else 0.0
+
+    @property
+    def rate(self) -> float | None:
+        """Work per second at the median time, or None when no work was given."""
+        return self.work / self.median if self.work and self.median > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(median_s=self.median, spread=self.spread, rate=self.rate)
+        return d
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    name: str,
+    warmup: int = 2,
+    repeats: int = 5,
+    number: int | None = None,
+    min_time: float = 0.05,
+    sync=None,
+    work: float | None = None,
+    unit: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> Measurement:
+    """Time ``fn()`` and return seconds per call for each of ``repeats`` repeats.
+
+    ``warmup`` calls run first (kernel selection, caches, lazy compilation, memory pools).
+    Each repeat runs ``fn`` ``number`` times between two synchronised timer reads; when
+    ``number`` is None it is chosen so that one repeat lasts at least ``min_time`` seconds,
+    which keeps timer resolution and launch overhead out of fast kernels.
+    """
+    if not callable(fn):
+        raise TypeError(f"measure() needs a callable, got {type(fn).__name__}")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    do_sync = _resolve_sync(sync)
+
+    def run(n: int) -> float:
+        do_sync()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        do_sync()
+        return time.perf_counter() - start
+
+    for _ in range(warmup):
+        run(1)
+    if number is None:
+        number = 1
+        while (elapsed := run(number)) < min_time and number < 1_000_000:
+            number *= 2 if elapsed <= 0 else max(2, min(10, math.ceil(min_time / elapsed)))
+    times = [run(number) / number for _ in range(repeats)]
+    return Measurement(name=name, times=times, work=work, unit=unit, params=dict(params or {}))
+
+
+@dataclass
+class Ratio:
+    """``value`` is ``speedup`` times faster than ``baseline`` (median times, same run)."""
+
+    value: str
+    baseline: str
+    speedup: float
+
+
+class Report:
+    """Measurements from one run, the hardware they came from, and the ratios between them."""
+
+    def __init__(self, title: str, *, hardware: dict[str, Any] | None = None):
+        self.title = title
+        self.measurements: list[Measurement] = []
+        self.ratios: list[Ratio] = []
+        self._hardware = hardware
+
+    @property
+    def hardware(self) -> dict[str, Any]:
+        if self._hardware is None:
+            from rtxcourse.hardware import summary
+
+            self._hardware = summary()
+        return self._hardware
+
+    def add(self, m: Measurement) -> Measurement:
+        if any(x.name == m.name for x in self.measurements):
+            raise ValueError(f"a measurement named {m.name!r} is already in report {self.title!r}")
+        self.measurements.append(m)
+        return m
+
+    def __getitem__(self, name: str) -> Measurement:
+        for m in self.measurements:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.measurements) or "none"
+        raise KeyError(f"no measurement {name!r} in report {self.title!r} (have: {known})")
+
+    def ratio(self, value: str, baseline: str) -> float:
+        """Record and return how many times faster ``value`` ran than ``baseline``."""
+        speedup = self[baseline].median / self[value].median
+        self.ratios.append(Ratio(value, baseline, speedup))
+        return speedup
+
+    def table(self) -> str:
+        """The human-readable table: one row per measurement, then the ratios and hardware."""
+        rows = [("name", "median", "spread", "rate", "repeats")]
+        for m in self.measurements:
+            rate = format_rate(m.rate, m.unit or "op") if m.rate else "-"
+            rows.append((m.name, format_seconds(m.median), f"{m.spread:.0%}", rate, str(len(m.times))))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [self.title, "-" * len(self.title)]
+        for i, r in enumerate(rows):
+            lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+            if i == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        for r in self.ratios:
+            lines.append(f"{r.value} vs {r.baseline}: {r.speedup:.2f}x")
+        lines.append(f"hardware: {self.hardware.get('description', 'unknown')}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "hardware": self.hardware,
+            "measurements": [m.to_dict() for m in self.measurements],
+            "ratios": [asdict(r) for r in self.ratios],
+        }
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), indent=kwargs.pop("indent", 2), **kwargs)
+
+    def plot(self, ax=None, *, rate: bool = True):
+        """Bar chart of rates (or median times) with the hardware in the title; returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3))
+        names = [m.name for m in self.measurements]
+        use_rate = rate and all(m.rate for m in self.measurements)
+        values = [m.rate if use_rate else m.median for m in self.measurements]
+        ax.bar(names, values, color="#76b900")
+        unit = self.measurements[0].unit if self.measurements else ""
+        ax.set_ylabel(f"{unit}/s" if use_rate else "seconds per call (median)")
+        ax.set_title(f"{self.title}\n{self.hardware.get('description', '')}", fontsize=9)
+        ax.tick_params(axis="x", rotation=30)
+        return ax
+
+    def __str__(self) -> str:
+        return self.table()

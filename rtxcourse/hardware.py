@@ -1,0 +1,445 @@
+"""What machine is this? CPU features, GPUs, Tensor Cores and what to run here.
+
+The detection behind ``rtxcourse doctor``, usable from notebooks::
+
+    from rtxcourse import hardware
+    print(hardware.format_report(hardware.report()))
+
+Driver-level facts (GPU count, names, memory) come from ``nvidia-smi`` or ``/proc/driver/nvidia``
+and cost milliseconds. Framework facts (what torch and TensorFlow can see and use) import the
+framework, so :func:`report` only does that when asked. Nothing here raises on a strange
+machine: every probe that fails is recorded under ``errors`` and the report goes on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any
+
+# CPU flags (as /proc/cpuinfo spells them) that matter for training on the CPU.
+CPU_FEATURES = {
+    "avx2": "AVX2 (fp32 SIMD)",
+    "avx512f": "AVX-512",
+    "avx512_bf16": "AVX512_BF16 (bf16 dot products)",
+    "avx512_fp16": "AVX512_FP16",
+    "amx_bf16": "AMX-BF16 (bf16 tile matmul)",
+    "amx_int8": "AMX-INT8",
+}
+
+# Tensor Core generations by compute capability major.minor (NVIDIA CUDA docs, per architecture).
+# Each entry: (first capability, architecture, Tensor Core generation, dense precisions it accelerates)
+_TC_TABLE = [
+    ((7, 0), "Volta", 1, ("fp16",)),
+    ((7, 5), "Turing", 2, ("fp16", "int8", "int4")),
+    ((8, 0), "Ampere", 3, ("fp16", "bf16", "tf32", "int8")),
+    ((8, 9), "Ada Lovelace", 4, ("fp16", "bf16", "tf32", "fp8", "int8")),
+    ((9, 0), "Hopper", 4, ("fp16", "bf16", "tf32", "fp8", "int8")),
+    ((10, 0), "Blackwell", 5, ("fp16", "bf16", "tf32", "fp8", "fp6", "fp4", "int8")),
+]
+# Capabilities 12.x (consumer/workstation Blackwell) sort after 10.0 and so map to Blackwell too.
+
+
+@dataclass
+class TensorCores:
+    """What the Tensor Cores of one compute capability do."""
+
+    architecture: str
+    generation: int  # 0 = no Tensor Cores
+    precisions: tuple[str, ...]
+
+    @property
+    def bf16(self) -> bool:
+        return "bf16" in self.precisions
+
+
+def tensor_cores(capability: tuple[int, int] | str | None) -> TensorCores:
+    """Return the Tensor Core generation and precisions for a compute capability like (8, 6)."""
+    cap = parse_capability(capability)
+    if cap is None:
+        return TensorCores("unknown", 0, ())
+    found = TensorCores("pre-Volta", 0, ())
+    for first, arch, gen, precisions in _TC_TABLE:
+        if cap >= first:
+            found = TensorCores(arch, gen, precisions)
+    # 7.2 (Xavier) is Volta; 8.6/8.7 Ampere; 8.9 is Ada: the ordered table handles all of them.
+    return found
+
+
+def parse_capability(capability) -> tuple[int, int] | None:
+    """Parse ``(8, 6)``, ``"8.6"`` or ``"sm_86"`` into a tuple; None when unknown."""
+    if capability is None:
+        return None
+    if isinstance(capability, (tuple, list)) and len(capability) == 2:
+        return int(capability[0]), int(capability[1])
+    m = re.fullmatch(r"(?:sm_?)?(\d+)[._]?(\d)", str(capability).strip())
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass
+class GPU:
+    """One GPU as seen by the driver or a framework."""
+
+    index: int
+    name: str
+    memory_gib: float | None = None
+    capability: tuple[int, int] | None = None
+    seen_by: list[str] = field(default_factory=list)
+
+    @property
+    def tensor_cores(self) -> TensorCores:
+        return tensor_cores(self.capability)
+
+    def to_dict(self) -> dict[str, Any]:
+        tc = self.tensor_cores
+        d = asdict(self)
+        d["capability"] = ".".join(map(str, self.capability)) if self.capability else None
+        d["tensor_cores"] = {"architecture": tc.architecture, "generation": tc.generation, "precisions": list(tc.precisions)}
+        return d
+
+
+# --------------------------------------------------------------------------- CPU
+
+
+@lru_cache(maxsize=None)
+def cpu_info() -> dict[str, Any]:
+    """CPU model, core counts and the training-relevant ISA features."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and value.strip():
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass  # not Linux: model from platform, features unknown
+    physical = None
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except Exception:  # psutil missing or unsupported platform: logical count only
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "model": model,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "physical_cores": physical,
+        "features": {k: (k in flags) for k in CPU_FEATURES},
+        "features_known": bool(flags),
+    }
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512_BF16 or AMX), so bf16 beats fp32 there."""
+    f = cpu_info()["features"]
+    return bool(f.get("avx512_bf16") or f.get("amx_bf16"))
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _run(cmd: list[str], timeout: float = 10.0) -> str | None:
+    if shutil.which(cmd[0]) is None:
+        return None
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout
+
+
+@lru_cache(maxsize=None)
+def driver_gpus() -> tuple[GPU, ...]:
+    """GPUs the NVIDIA driver reports (all of them, before CUDA_VISIBLE_DEVICES)."""
+    out = _run(
+        ["nvidia-smi", "--query-gpu=index,name,memory.total,compute_cap", "--format=csv,noheader,nounits"]
+    )
+    gpus: list[GPU] = []
+    if out:
+        for line in out.strip().splitlines():
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) < 2 or not parts[0].isdigit():
+                continue
+            mem = float(parts[2]) / 1024 if len(parts) > 2 and _is_number(parts[2]) else None
+            cap = parse_capability(parts[3]) if len(parts) > 3 else None
+            gpus.append(GPU(int(parts[0]), parts[1], mem, cap, ["driver"]))
+        return tuple(gpus)
+    root = "/proc/driver/nvidia/gpus"
+    if os.path.isdir(root):  # driver without nvidia-smi (some containers)
+        for i, bus in enumerate(sorted(os.listdir(root))):
+            name = "NVIDIA GPU"
+            try:
+                with open(os.path.join(root, bus, "information"), encoding="utf-8") as f:
+                    for line in f:
+                        if line.startswith("Model:"):
+                            name = line.split(":", 1)[1].strip()
+            except OSError:
+                pass
+            gpus.append(GPU(i, name, None, None, ["driver"]))
+    return tuple(gpus)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _visible_indices(n_driver: int) -> list[int]:
+    """Apply CUDA_VISIBLE_DEVICES (indices only; UUIDs count as visible) to the driver's GPUs."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is None:
+        return list(range(n_driver))
+    visible = []
+    for tok in env.split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        if tok.lstrip("-").isdigit():
+            idx = int(tok)
+            if idx < 0 or idx >= n_driver:
+                break  # CUDA stops at the first invalid index
+            visible.append(idx)
+        else:
+            visible.append(len(visible))  # GPU-UUID / MIG names: count them
+    return visible
+
+
+def visible_gpu_count() -> int:
+    """Number of NVIDIA GPUs this process may use, without importing a framework."""
+    return len(_visible_indices(len(driver_gpus())))
+
+
+# --------------------------------------------------------------------------- frameworks
+
+
+def installed(module: str) -> bool:
+    """True when ``module`` can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def torch_info() -> dict[str, Any]:
+    """What torch sees: version, CUDA build, GPUs, bf16, NCCL. Imports torch."""
+    if not installed("torch"):
+        return {"installed": False, "hint": "pip install -e '.[torch]'  (or '.[all]')"}
+    import torch
+
+    info: dict[str, Any] = {
+        "installed": True,
+        "version": torch.__version__,
+        "cuda_build": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "threads": torch.get_num_threads(),
+        "gpus": [],
+    }
+    try:
+        import torch.distributed as dist
+
+        info["distributed"] = dist.is_available()
+        info["nccl"] = dist.is_available() and dist.is_nccl_available()
+        info["gloo"] = dist.is_available() and dist.is_gloo_available()
+    except Exception as e:  # a broken build must not stop the doctor
+        info["distributed_error"] = repr(e)
+    if info["cuda_available"]:
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            info["gpus"].append(GPU(i, p.name, p.total_memory / 2**30, (p.major, p.minor), ["torch"]).to_dict())
+        info["nccl_version"] = ".".join(map(str, torch.cuda.nccl.version())) if info.get("nccl") else None
+    return info
+
+
+def tf_info() -> dict[str, Any]:
+    """What TensorFlow sees: version, Keras, CUDA build, GPUs. Imports TensorFlow (seconds)."""
+    if not installed("tensorflow"):
+        return {"installed": False, "hint": "pip install -e '.[tf]'  (or '.[all]')"}
+    from rtxcourse.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+
+    build = tf.sysconfig.get_build_info()
+    info: dict[str, Any] = {
+        "installed": True,
+        "version": tf.__version__,
+        "keras": _version_of("keras"),
+        "cuda_build": build.get("cuda_version") if build.get("is_cuda_build") else None,
+        "gpus": [],
+    }
+    for i, dev in enumerate(tf.config.list_physical_devices("GPU")):
+        details = tf.config.experimental.get_device_details(dev)
+        cap = details.get("compute_capability")
+        info["gpus"].append(GPU(i, details.get("device_name", dev.name), None, tuple(cap) if cap else None, ["tensorflow"]).to_dict())
+    return info
+
+
+def _version_of(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------- report
+
+
+def recommend(gpus: list[GPU], cpu: dict[str, Any]) -> dict[str, Any]:
+    """Pick the precision and the lessons that run at full size on this machine."""
+    from rtxcourse import catalog
+    from rtxcourse.runtime import TIERS
+
+    n = len(gpus)
+    tier = TIERS[min(n, 2)]
+    if n:
+        weakest = min(gpus, key=lambda g: g.capability or (0, 0))
+        tc = weakest.tensor_cores
+        if tc.bf16:
+            precision = "bf16 autocast / mixed_bfloat16 (no loss scaling needed); TF32 for fp32 matmuls"
+        elif tc.generation:
+            precision = (
+                f"fp16 with dynamic loss scaling ({tc.architecture} Tensor Cores have no bf16): "
+                "torch.amp.GradScaler / keras LossScaleOptimizer"
+            )
+        else:
+            precision = "fp32 (this GPU has no Tensor Cores; mixed precision saves memory but not time)"
+    elif cpu["features"].get("avx512_bf16") or cpu["features"].get("amx_bf16"):
+        precision = "CPU path: bf16 autocast (this CPU has native bf16); never fp16 on a CPU"
+    else:
+        precision = "CPU path: fp32 (no native bf16 on this CPU, so bf16 saves memory but not time); never fp16 on a CPU"
+    full, reduced = [], []
+    for lesson in catalog.lessons():
+        (full if lesson.full_size_on(tier) else reduced).append(lesson.id)
+    return {"tier": tier, "precision": precision, "full_size_lessons": full, "reduced_size_lessons": reduced}
+
+
+def summary() -> dict[str, Any]:
+    """A short description of this machine for benchmark reports; imports no framework.
+
+    Versions are given for frameworks that are already imported (the ones the benchmark used).
+    """
+    cpu = cpu_info()
+    gpus = [driver_gpus()[i] for i in _visible_indices(len(driver_gpus()))]
+    feats = [k for k, v in cpu["features"].items() if v and k in ("avx512_bf16", "amx_bf16")]
+    cpu_desc = f"{cpu['model']} ({cpu['usable_cores']} cores{', ' + ', '.join(feats) if feats else ''})"
+    gpu_desc = ", ".join(f"{g.name}" + (f" {g.memory_gib:.0f} GiB" if g.memory_gib else "") for g in gpus) or "no GPU"
+    versions = {"python": platform.python_version()}
+    for mod in ("numpy", "torch", "tensorflow", "keras", "cv2"):
+        if mod in sys.modules:
+            versions[mod] = getattr(sys.modules[mod], "__version__", "?")
+    return {
+        "description": f"{gpu_desc}; CPU {cpu_desc}",
+        "cpu": cpu["model"],
+        "cpu_cores": cpu["usable_cores"],
+        "gpus": [g.to_dict() for g in gpus],
+        "versions": versions,
+    }
+
+
+def report(frameworks: bool = True) -> dict[str, Any]:
+    """Everything ``rtxcourse doctor`` shows, as a JSON-ready dict. Never raises."""
+    errors: dict[str, str] = {}
+
+    def probe(name, fn, default):
+        try:
+            return fn()
+        except Exception as e:  # the doctor must survive any broken install and say what broke
+            errors[name] = f"{type(e).__name__}: {e}"
+            return default
+
+    cpu = probe("cpu", cpu_info, {"model": "unknown", "features": {}, "usable_cores": os.cpu_count()})
+    drv = probe("driver", driver_gpus, ())
+    visible = [drv[i] for i in _visible_indices(len(drv))]
+    out: dict[str, Any] = {
+        "python": {"version": platform.python_version(), "executable": sys.executable},
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "driver_gpus": [g.to_dict() for g in drv],
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+    if frameworks:
+        out["torch"] = probe("torch", torch_info, {"installed": None})
+        out["tensorflow"] = probe("tensorflow", tf_info, {"installed": None})
+        # Prefer the framework's view (it knows the capability even without nvidia-smi).
+        for fw in ("torch", "tensorflow"):
+            fw_gpus = out[fw].get("gpus") or []
+            for g in visible:
+                match = next((x for x in fw_gpus if x["index"] == visible.index(g)), None)
+                if match:
+                    g.seen_by.append(fw)
+                    if g.capability is None and match.get("capability"):
+                        g.capability = parse_capability(match["capability"])
+            if not visible and fw_gpus:  # framework sees GPUs the driver query missed
+                visible = [GPU(x["index"], x["name"], x.get("memory_gib"), parse_capability(x.get("capability")), [fw]) for x in fw_gpus]
+    out["gpus"] = [g.to_dict() for g in visible]
+    out["recommendation"] = probe("recommendation", lambda: recommend(visible, cpu), {})
+    out["errors"] = errors
+    return out
+
+
+def format_report(rep: dict[str, Any]) -> str:
+    """Render :func:`report` as the readable table ``rtxcourse doctor`` prints."""
+    rows: list[tuple[str, str]] = []
+    add = lambda k, v: rows.append((k, str(v)))  # noqa: E731
+    add("Python", f"{rep['python']['version']} ({rep['python']['executable']})")
+    add("Platform", rep.get("platform", "?"))
+    cpu = rep["cpu"]
+    add("CPU", f"{cpu.get('model')}: {cpu.get('usable_cores')} usable cores"
+        + (f", {cpu['physical_cores']} physical" if cpu.get("physical_cores") else ""))
+    if cpu.get("features_known", True) and cpu.get("features"):
+        feats = [f"{CPU_FEATURES[k]}: {'yes' if v else 'no'}" for k, v in cpu["features"].items()]
+        add("CPU features", "; ".join(feats))
+    else:
+        add("CPU features", "unknown on this platform")
+    for fw, label in (("torch", "PyTorch"), ("tensorflow", "TensorFlow")):
+        info = rep.get(fw)
+        if info is None:
+            continue
+        if not info.get("installed"):
+            add(label, f"not installed: {info.get('hint', '')}" if info.get("installed") is False else "failed to load (see errors)")
+            continue
+        extra = f", Keras {info['keras']}" if info.get("keras") else ""
+        cuda = f"CUDA {info['cuda_build']} build" if info.get("cuda_build") else "CPU-only build"
+        add(label, f"{info['version']}{extra} ({cuda}); GPUs seen: {len(info.get('gpus', []))}")
+        if fw == "torch" and "nccl" in info:
+            nccl = f"yes ({info['nccl_version']})" if info.get("nccl_version") else "yes" if info["nccl"] else "no"
+            add("torch.distributed", f"NCCL: {nccl}; gloo: {'yes' if info.get('gloo') else 'no'}")
+    gpus = rep.get("gpus", [])
+    if not gpus:
+        add("GPUs", "none found (no NVIDIA driver or no GPU visible): lessons use the CPU path")
+    for g in gpus:
+        tc = g["tensor_cores"]
+        mem = f"{g['memory_gib']:.1f} GiB" if g.get("memory_gib") else "memory ?"
+        tcs = (f"Tensor Cores gen {tc['generation']} ({tc['architecture']}): {', '.join(tc['precisions'])}"
+               if tc["generation"] else f"no Tensor Cores ({tc['architecture']})")
+        add(f"GPU {g['index']}", f"{g['name']}, {mem}, compute capability {g.get('capability') or '?'}; {tcs}; seen by {', '.join(g['seen_by'])}")
+    rec = rep.get("recommendation") or {}
+    if rec:
+        add("Tier", rec["tier"])
+        add("Precision", rec["precision"])
+        add("Full size here", ", ".join(rec["full_size_lessons"]) or "none")
+        if rec["reduced_size_lessons"]:
+            add("Reduced size here", ", ".join(rec["reduced_size_lessons"]) + " (they run, with smaller sizes)")
+    for k, v in (rep.get("errors") or {}).items():
+        add(f"error ({k})", v)
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

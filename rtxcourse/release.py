@@ -1,0 +1,195 @@
+"""One source, two copies: ``source/NN_x.ipynb`` -> ``exercises/NN_x.ipynb`` + ``solutions/NN_x.ipynb``.
+
+The instructor writes one notebook per exercise in ``source/``. Markers in it say what the
+student must write:
+
+* In code cells, the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are the
+  answer. The student copy gets ``raise NotImplementedError(...)`` at the indentation of the
+  BEGIN marker instead; the solution copy keeps the lines and drops the two marker lines.
+* In markdown cells, ``<!-- BEGIN SOLUTION -->`` / ``<!-- END SOLUTION -->`` do the same for a
+  written answer, which becomes "*Your answer here.*".
+* A cell tagged ``hidden-check`` is a grader's check: it stays in the solution copy and is
+  removed from the student copy. Untagged assert cells stay in both as self-checks.
+
+Markers that are nested, unclosed or unopened are an error naming the file and cell. Both
+copies are written without outputs, with the course kernel, through a temporary file and a
+rename (an interrupted release never leaves half a notebook). ``--check`` writes nothing and
+fails when a committed copy differs from what would be written: the tests run it, so the
+copies can never drift from their source.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+BEGIN_CODE, END_CODE = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_MD, END_MD = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
+HIDDEN_TAG = "hidden-check"
+STUB = 'raise NotImplementedError("Exercise: replace this line with your code")'
+MD_STUB = "*Your answer here.*"
+KERNELSPEC = {"name": "rtxcourse", "display_name": "Python (rtxcourse)", "language": "python"}
+
+
+class ReleaseError(ValueError):
+    """A source notebook is malformed; the message names the file and the cell."""
+
+
+def _strip(cell_src: str, begin: str, end: str, stub: str | None, where: str) -> str:
+    """Replace (stub given) or unwrap (stub None) every marked block in one cell's source."""
+    out, inside, indent = [], False, ""
+    for n, line in enumerate(cell_src.split("\n"), 1):
+        marker = line.strip()
+        if marker == begin:
+            if inside:
+                raise ReleaseError(f"{where}, line {n}: '{begin}' inside another solution block (nested markers)")
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            if stub is not None:
+                out.append(indent + stub)
+        elif marker == end:
+            if not inside:
+                raise ReleaseError(f"{where}, line {n}: '{end}' without a '{begin}' before it")
+            inside = False
+        elif begin in line or end in line:
+            raise ReleaseError(f"{where}, line {n}: a solution marker must stand alone on its line")
+        elif not inside or stub is None:
+            out.append(line)
+    if inside:
+        raise ReleaseError(f"{where}: '{begin}' is never closed by '{end}'")
+    return "\n".join(out)
+
+
+def _clean(nb) -> None:
+    """Drop outputs, execution counts and per-run metadata; set the course kernel."""
+    for cell in nb.cells:
+        cell.pop("id", None)  # regenerated below: ids must not depend on which cells were removed
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags", "editable", "deletable")}
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
+
+
+def make_copies(source_nb, where: str):
+    """Return (exercise, solution) notebooks built from one parsed source notebook."""
+    student, solution = copy.deepcopy(source_nb), copy.deepcopy(source_nb)
+    student.cells = [c for c in student.cells if HIDDEN_TAG not in c.metadata.get("tags", [])]
+    n_blocks = 0
+    for nb, is_student in ((student, True), (solution, False)):
+        for i, cell in enumerate(nb.cells):
+            cw = f"{where}, cell {i + 1}"
+            if cell.cell_type == "code":
+                n_blocks += is_student and cell.source.count(BEGIN_CODE)
+                cell.source = _strip(cell.source, BEGIN_CODE, END_CODE, STUB if is_student else None, cw)
+            elif cell.cell_type == "markdown":
+                cell.source = _strip(cell.source, BEGIN_MD, END_MD, MD_STUB if is_student else None, cw)
+        _clean(nb)
+    if n_blocks == 0:
+        raise ReleaseError(f"{where}: no '{BEGIN_CODE}' block, so the exercise would have nothing to do")
+    return student, solution
+
+
+def serialize(nb) -> str:
+    """Stable text for a notebook: same input, same bytes (so --check can compare)."""
+    nbformat.validate(nb)
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_clean(nb, path: str | Path) -> None:
+    """Save a lesson notebook the way the course stores them: no outputs, course kernel, stable JSON."""
+    nb = copy.deepcopy(nb)
+    _clean(nb)
+    atomic_write(Path(path), serialize(nb))
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The course repository root: the nearest folder up from ``start`` holding source/."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "source").is_dir() and (d / "pyproject.toml").is_file():
+            return d
+    pkg_root = Path(__file__).resolve().parent.parent  # an editable install: the checkout
+    if (pkg_root / "source").is_dir():
+        return pkg_root
+    raise ReleaseError(f"no course repository (a folder with source/ and pyproject.toml) at or above {here}")
+
+
+def plan(root: Path) -> dict[Path, str]:
+    """Every file ``release`` would write, with its text, from the catalog's exercise sources."""
+    from rtxcourse import catalog
+
+    out: dict[Path, str] = {}
+    names = [lesson.exercise for lesson in catalog.lessons() if lesson.exercise]
+    for name in names:
+        src = root / "source" / f"{name}.ipynb"
+        where = f"source/{src.name}"
+        if not src.is_file():
+            raise ReleaseError(f"{where}: named as an exercise in lessons.toml but missing")
+        try:
+            nb = nbformat.read(src, as_version=4)
+        except Exception as e:  # JSON or schema errors: say which file
+            raise ReleaseError(f"{where}: not a readable notebook ({type(e).__name__}: {e})") from None
+        student, solution = make_copies(nb, where)
+        out[root / "exercises" / src.name] = serialize(student)
+        out[root / "solutions" / src.name] = serialize(solution)
+    unlisted = sorted({p.name for p in (root / "source").glob("*.ipynb")} - {f"{n}.ipynb" for n in names})
+    if unlisted:
+        raise ReleaseError(f"source/ has notebooks no lesson names as its exercise: {', '.join(unlisted)}")
+    return out
+
+
+def stale(root: Path, files: dict[Path, str]) -> list[str]:
+    """Generated files that differ from ``files``, and strays in exercises/ or solutions/."""
+    diffs = [str(p.relative_to(root)) for p, text in files.items()
+             if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    for folder in ("exercises", "solutions"):
+        for p in sorted((root / folder).glob("*.ipynb")):
+            if p not in files:
+                diffs.append(f"{folder}/{p.name} (no source: remove it)")
+    return diffs
+
+
+def main(check: bool = False, root: str | Path | None = None) -> int:
+    """Regenerate (or with ``check`` verify) exercises/ and solutions/; return an exit code."""
+    try:
+        base = Path(root).resolve() if root else find_root()
+        files = plan(base)
+    except ReleaseError as e:
+        print(f"rtxcourse release: {e}", file=sys.stderr)
+        return 2
+    diffs = stale(base, files)
+    if check:
+        if diffs:
+            print("rtxcourse release --check: these files differ from their source; run `rtxcourse release`:\n  "
+                  + "\n  ".join(diffs), file=sys.stderr)
+            return 1
+        print(f"rtxcourse release --check: {len(files)} files up to date")
+        return 0
+    for path, text in files.items():
+        atomic_write(path, text)
+    for d in diffs:
+        if d.endswith("(no source: remove it)"):
+            print(f"warning: {d}", file=sys.stderr)
+    print(f"rtxcourse release: wrote {len(files)} files ({len(diffs)} changed)")
+    return 0
+
