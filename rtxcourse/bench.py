@@ -372,3 +372,8 @@ def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: floa
     if found is None:
         return MFU(None, achieved_flops, None, f"no dense {dtype} peak for {peaks.name}: it has no such Tensor Core path")
     return MFU(achieved_flops / found, achieved_flops, found, f"dense {dtype} peak of {peaks.name}, {peaks.source}")
+
+
+def known_gpus() -> list[GpuPeaks]:
+    """Every GPU in the peak table, newest first, for printing side by side."""
+    return [peaks for _, peaks in _GPU_PEAKS]
