@@ -451,19 +451,23 @@ def _supervise(job: JobResult, procs: dict[int | None, subprocess.Popen], run_di
         if show and not any(noise in text for noise in _TF_NOISE):
             show(f"[rank {rank}] {text}")
 
-    while True:
-        for source, text in streams.lines(wait=0.1):
-            route(source, text)
-        codes = {src: p.poll() for src, p in procs.items()}
-        crashed = [src for src, c in codes.items() if c not in (None, 0)]
-        if crashed:
-            failure = (crashed[0], "crashed", codes[crashed[0]])
-            break
-        if all(c == 0 for c in codes.values()):
-            break
-        if time.monotonic() - start > timeout:
-            failure = (None, "timeout", None)
-            break
+    try:
+        while True:
+            for source, text in streams.lines(wait=0.1):
+                route(source, text)
+            codes = {src: p.poll() for src, p in procs.items()}
+            crashed = [src for src, c in codes.items() if c not in (None, 0)]
+            if crashed:
+                failure = (crashed[0], "crashed", codes[crashed[0]])
+                break
+            if all(c == 0 for c in codes.values()):
+                break
+            if time.monotonic() - start > timeout:
+                failure = (None, "timeout", None)
+                break
+    except BaseException:  # KeyboardInterrupt (the notebook's stop button): leave no orphan workers
+        _stop(procs)
+        raise
 
     alive = _alive_ranks(job, procs) if failure and failure[1] == "timeout" else []
     _stop(procs)
