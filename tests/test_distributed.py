@@ -327,3 +327,22 @@ def test_launcher_and_magic_import_no_framework():
             "print(json.dumps([m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_an_interrupted_launcher_stops_its_workers(tmp_path):
+    """The notebook's stop button raises KeyboardInterrupt inside the launcher: no worker may survive."""
+    started = []
+
+    def interrupt(line):
+        if "at step 1" in line:  # this rank has written its pid file
+            started.append(int(line.split("] rank ")[1].split()[0]))
+            raise KeyboardInterrupt  # stands for the stop button, pressed while the launcher waits
+
+    with pytest.raises(KeyboardInterrupt):
+        distributed.launch_tf(write(tmp_path, "hang.py", HANG), nworkers=2, args=[tmp_path], device="cpu",
+                              timeout=60, echo=interrupt)
+    assert started
+    for rank in (0, 1):
+        pid_file = tmp_path / f"pid{rank}"
+        if rank in started or pid_file.exists():
+            assert _gone(int(pid_file.read_text())), f"rank {rank} survived the interrupt"
