@@ -169,6 +169,9 @@ def import_tensorflow():
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")  # triggers the CUDA probe while filtered
+            # In an interactive session (a notebook) TensorFlow sets its Python logger to INFO,
+            # which floods cells with tf.distribute chatter; warnings and errors still show.
+            tf.get_logger().setLevel("WARNING")
         finally:
             os.dup2(saved, 2)
             os.close(saved)

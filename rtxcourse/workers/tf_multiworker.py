@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -56,13 +57,15 @@ def main(argv=None) -> dict:
     from rtxcourse.distributed_tf import build_in_scope, make_train_step
     from rtxcourse.models_tf import mlp
 
-    task_id = strategy.cluster_resolver.task_id
+    task_id = strategy.cluster_resolver.task_id or 0  # None when run alone, without TF_CONFIG
     is_chief = task_id == 0  # no explicit "chief" task in TF_CONFIG: worker 0 plays the chief
     log = print if is_chief else (lambda *a, **k: None)
     replicas = strategy.num_replicas_in_sync
     global_batch = args.batch_per_replica * replicas
     keras.mixed_precision.set_global_policy(args.policy)
-    log(f"{replicas} replicas over {len(json.loads(os.environ['TF_CONFIG'])['cluster']['worker'])} workers, "
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))  # absent: a single worker on its own
+    workers = len(tf_config.get("cluster", {}).get("worker", [])) or 1
+    log(f"{replicas} replicas over {workers} worker(s), "
         f"global batch {global_batch}, policy {args.policy}")
 
     # -- data: every worker builds the same pipeline; the strategy gives each worker every
@@ -100,7 +103,7 @@ def main(argv=None) -> dict:
     result = {"task_id": task_id, "replicas": replicas, "global_batch": global_batch, "losses": losses,
               "weights_sum": float(sum(float(tf.reduce_sum(tf.cast(w, tf.float64))) for w in model.weights)),
               "checkpoint": checkpoint, "examples_per_s": args.steps * global_batch / seconds,
-              "fit": fit_report, "policy": args.policy}
+              "fit": fit_report, "policy": args.policy, "tf_config": tf_config}
     save_result(result)
     return result
 
@@ -130,8 +133,8 @@ def try_fit(strategy, model, ds) -> dict:
     try:
         model.fit(ds, epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)
     except Exception as e:  # reported to the launcher, the custom loop then trains
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return {"works": False, "error": f"{type(e).__name__}: {first_line[:160]}"}
+        message = re.sub(r"PerReplica:\{.*\}", "PerReplica:{...}", " ".join(str(e).split()))  # drop tensor dumps
+        return {"works": False, "error": f"{type(e).__name__}: {message[:300]}"}
     return {"works": True, "error": None}
 
 
