@@ -346,3 +346,72 @@ def test_an_interrupted_launcher_stops_its_workers(tmp_path):
         pid_file = tmp_path / f"pid{rank}"
         if rank in started or pid_file.exists():
             assert _gone(int(pid_file.read_text())), f"rank {rank} survived the interrupt"
+
+
+# --------------------------------------------------------------------------- multi-node templates
+
+TEMPLATES = distributed._PACKAGE_ROOT / "rtxcourse" / "templates" / "multinode"
+TEMPLATE_FILES = ("torchrun_multinode.sh", "slurm_torchrun.sbatch", "pytorchjob.yaml",
+                  "tf_multiworker_node.sh", "tf_multiworker_slurm.sbatch")
+
+
+def test_templates_exist_parse_and_are_linked_from_the_guide_and_lessons():
+    guide = (distributed._PACKAGE_ROOT / "docs" / "multi_node.md").read_text()
+    for name in TEMPLATE_FILES:
+        path = TEMPLATES / name
+        assert path.is_file(), name
+        assert f"templates/multinode/{name}" in guide, f"docs/multi_node.md does not link {name}"
+        if name.endswith((".sh", ".sbatch")):
+            subprocess.run(["bash", "-n", str(path)], check=True)
+    for name in ("slurm_torchrun.sbatch", "tf_multiworker_slurm.sbatch"):
+        text = (TEMPLATES / name).read_text()
+        assert "#SBATCH --nodes=" in text and "srun --kill-on-bad-exit=1" in text
+    for lesson in ("08_multi_gpu_tensorflow", "09_multi_gpu_pytorch"):
+        text = (distributed._PACKAGE_ROOT / "notebooks" / f"{lesson}.ipynb").read_text()
+        assert "docs/multi_node.md" in text and "rtxcourse/templates/multinode/" in text, lesson
+
+
+def test_pytorchjob_template_is_a_valid_pytorchjob():
+    yaml = pytest.importorskip("yaml")
+    job = yaml.safe_load((TEMPLATES / "pytorchjob.yaml").read_text())
+    assert job["apiVersion"] == "kubeflow.org/v1" and job["kind"] == "PyTorchJob"
+    for role in ("Master", "Worker"):
+        (container,) = job["spec"]["pytorchReplicaSpecs"][role]["template"]["spec"]["containers"]
+        assert container["name"] == "pytorch"  # the operator requires this name
+        assert container["command"][:3] == ["python", "-m", "torch.distributed.run"]
+        assert "rtxcourse.workers.ddp_train" in container["command"]
+        assert str(container["resources"]["limits"]["nvidia.com/gpu"]) == job["spec"]["nprocPerNode"]
+
+
+def test_tf_node_template_builds_each_nodes_tf_config():
+    env = dict(os.environ, WORKER_HOSTS="node0:12345, node1:12345", PRINT_ONLY="1", PYTHON=sys.executable)
+    for index in (0, 1):
+        out = subprocess.run(["bash", str(TEMPLATES / "tf_multiworker_node.sh")], env=dict(env, TASK_INDEX=str(index)),
+                             capture_output=True, text=True, check=True)
+        assert json.loads(out.stdout) == {"cluster": {"worker": ["node0:12345", "node1:12345"]},
+                                          "task": {"type": "worker", "index": index}}
+    bad = subprocess.run(["bash", str(TEMPLATES / "tf_multiworker_node.sh")], env=dict(env, TASK_INDEX="2"),
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "lists 2 workers" in bad.stderr
+
+
+@pytest.mark.slow
+def test_torchrun_template_trains_as_two_nodes_on_localhost(tmp_path):
+    """Two copies of the multi-node script, each a "node" of 1 process, meet at one c10d rendezvous."""
+    script = TEMPLATES / "torchrun_multinode.sh"
+    env = dict(os.environ, RDZV_HOST="127.0.0.1", RDZV_PORT=str(distributed.free_port()), NNODES="2",
+               NPROC_PER_NODE="1", JOB_ID="test-two-nodes", PYTHON=sys.executable, OMP_NUM_THREADS="1",
+               RTXCOURSE_DEVICE="cpu", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=os.pathsep.join([str(distributed._PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")]))
+    dry = subprocess.run(["bash", str(script), "--epochs", "1"], env=dict(env, DRY_RUN="1"),
+                         capture_output=True, text=True, check=True).stdout
+    assert "--nnodes 2" in dry and "--rdzv-endpoint 127.0.0.1:" in dry and "rtxcourse.workers.ddp_train" in dry
+    nodes = [subprocess.Popen(["bash", str(script), "--epochs", "1"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        outputs = [node.communicate(timeout=120)[0] for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert all(node.returncode == 0 for node in nodes), outputs
+    assert sum("world size 2, backend gloo" in out for out in outputs) == 1  # one global rank 0 over both nodes
