@@ -32,7 +32,6 @@ import os
 import pickle
 import queue
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -251,11 +250,9 @@ def launch_torch(
     stays silent (False). Raises :class:`DistributedJobError` when a rank fails or the job
     runs past ``timeout`` seconds; the whole job is stopped first.
     """
-    target = _target(script, module)
-    chosen = resolve_device(nprocs, device)
-    _check_timeout(timeout)
-    run_dir = Path(tempfile.mkdtemp(prefix="rtxcourse-torchrun-"))
-    try:
+    target, chosen = _prepare(script, module, nprocs, device, timeout)
+    with tempfile.TemporaryDirectory(prefix="rtxcourse-torchrun-") as folder:
+        run_dir = Path(folder)
         command = [
             sys.executable, "-m", "torch.distributed.run",
             "--nnodes", "1", "--nproc-per-node", str(nprocs),
@@ -267,8 +264,6 @@ def launch_torch(
         job = JobResult("torch", nprocs, chosen, command)
         proc = _popen(command, _worker_env(env, chosen, nprocs, run_dir), cwd)
         return _supervise(job, {None: proc}, run_dir, timeout, echo)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def launch_tf(
@@ -297,14 +292,11 @@ def launch_tf(
     """
     import json
 
-    target = _target(script, module)
-    chosen = resolve_device(nworkers, device)
-    _check_timeout(timeout)
-    ports = free_ports(nworkers)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    target, chosen = _prepare(script, module, nworkers, device, timeout)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(nworkers)]}
     gpu_ids = _visible_gpu_ids(nworkers) if chosen == "cuda" else []
-    run_dir = Path(tempfile.mkdtemp(prefix="rtxcourse-tf-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="rtxcourse-tf-") as folder:
+        run_dir = Path(folder)
         command = [sys.executable, *target, *map(str, args)]
         job = JobResult("tf", nworkers, chosen, command)
         base = _worker_env(env, chosen, nworkers, run_dir)
@@ -316,8 +308,6 @@ def launch_tf(
                 worker_env["CUDA_VISIBLE_DEVICES"] = gpu_ids[rank]
             procs[rank] = _popen(command, worker_env, cwd)
         return _supervise(job, procs, run_dir, timeout, echo)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def launch(framework: str, script=None, *, module=None, nprocs: int = 2, **kwargs) -> JobResult:
@@ -330,6 +320,13 @@ def launch(framework: str, script=None, *, module=None, nprocs: int = 2, **kwarg
 
 
 # --------------------------------------------------------------------------- internals
+
+
+def _prepare(script, module, nprocs: int, device: str, timeout) -> tuple[list[str], str]:
+    """Validate a launch; return the interpreter arguments of the target and the chosen device."""
+    target = _target(script, module)
+    _check_timeout(timeout)
+    return target, resolve_device(nprocs, device)
 
 
 def _target(script, module) -> list[str]:

@@ -59,6 +59,18 @@ def data_parallel(n: int = 2, ax=None):
     return ax
 
 
+def _layer_panel(ax, n, title, label, color, batch, note):
+    """n devices side by side, each a stack of three layers labelled by ``label(layer, device)``."""
+    _blank(ax, title)
+    w = 0.8 / n
+    for d in range(n):
+        x = 0.1 + d * w
+        for j, name in enumerate(("layer 1", "layer 2", "layer 3")):
+            _box(ax, x, 0.15 + j * 0.22, w * 0.8, 0.18, label(name, d), color)
+        ax.text(x + w * 0.4, 0.05, f"device {d}\n" + batch.format(d=d), ha="center", fontsize=8)
+    ax.text(0.5, 0.88, note, ha="center", fontsize=8, color=_ORANGE)
+
+
 def parallelism_kinds(n: int = 2):
     """Draw data, fully sharded, tensor and pipeline parallelism on ``n`` devices; return the figure."""
     import matplotlib.pyplot as plt
@@ -67,34 +79,14 @@ def parallelism_kinds(n: int = 2):
         raise ValueError(f"n must be an int from 2 to 4 (devices to draw), got {n!r}")
     fig, axes = plt.subplots(2, 2, figsize=(11, 6.5))
     (dp, fsdp), (tp, pp) = axes
-    w = 0.8 / n
-    layers = ["layer 1", "layer 2", "layer 3"]
-
-    _blank(dp, "Data parallel (DDP, MirroredStrategy)\nfull model on every device; gradients all-reduced")
-    for d in range(n):
-        x = 0.1 + d * w
-        for j, name in enumerate(layers):
-            _box(dp, x, 0.15 + j * 0.22, w * 0.8, 0.18, name, _GREEN)
-        dp.text(x + w * 0.4, 0.05, f"device {d}\nbatch shard {d}", ha="center", fontsize=8)
-    dp.text(0.5, 0.88, "all-reduce(grads) after backward", ha="center", fontsize=8, color=_ORANGE)
-
-    _blank(fsdp, "Fully sharded (FSDP)\neach device stores 1/N of params, grads, optimizer state")
-    for d in range(n):
-        x = 0.1 + d * w
-        for j, name in enumerate(layers):
-            _box(fsdp, x, 0.15 + j * 0.22, w * 0.8, 0.18, f"{name}\npart {d + 1}/{n}", _GREEN)
-        fsdp.text(x + w * 0.4, 0.05, f"device {d}\nbatch shard {d}", ha="center", fontsize=8)
-    fsdp.text(0.5, 0.88, "all-gather a layer before use, reduce-scatter its grads", ha="center", fontsize=8,
-              color=_ORANGE)
-
-    _blank(tp, "Tensor (model) parallel\neach weight matrix split by columns/rows")
-    for d in range(n):
-        x = 0.1 + d * w
-        for j, name in enumerate(layers):
-            _box(tp, x, 0.15 + j * 0.22, w * 0.8, 0.18, f"{name}\ncolumns {d + 1}/{n}", _BLUE)
-        tp.text(x + w * 0.4, 0.05, f"device {d}\nsame batch", ha="center", fontsize=8)
-    tp.text(0.5, 0.88, "activations exchanged inside every layer: needs NVLink-class links", ha="center",
-            fontsize=8, color=_ORANGE)
+    _layer_panel(dp, n, "Data parallel (DDP, MirroredStrategy)\nfull model on every device; gradients all-reduced",
+                 lambda name, d: name, _GREEN, "batch shard {d}", "all-reduce(grads) after backward")
+    _layer_panel(fsdp, n, "Fully sharded (FSDP)\neach device stores 1/N of params, grads, optimizer state",
+                 lambda name, d: f"{name}\npart {d + 1}/{n}", _GREEN, "batch shard {d}",
+                 "all-gather a layer before use, reduce-scatter its grads")
+    _layer_panel(tp, n, "Tensor (model) parallel\neach weight matrix split by columns/rows",
+                 lambda name, d: f"{name}\ncolumns {d + 1}/{n}", _BLUE, "same batch",
+                 "activations exchanged inside every layer: needs NVLink-class links")
 
     _blank(pp, "Pipeline parallel\nconsecutive layers on consecutive devices; micro-batches flow through")
     steps = 4 + n - 1  # 4 micro-batches, the pipeline fills and drains
