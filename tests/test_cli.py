@@ -42,3 +42,25 @@ def test_bench_topics_are_registered():
     for topic in cli.BENCH_TOPICS:
         args = parser.parse_args(["bench", topic, "--quick", "--json"])
         assert args.quick and args.json and callable(args.func)
+
+
+def test_doctor_on_a_gpu_machine_reads_the_driver(tmp_path):
+    """End to end through a stand-in nvidia-smi: two Ampere GPUs, one hidden by CUDA_VISIBLE_DEVICES."""
+    import os
+
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho '0, NVIDIA A100-SXM4-80GB, 81920, 8.0'\necho '1, NVIDIA A100-SXM4-80GB, 81920, 8.0'\n")
+    smi.chmod(0o755)
+    env = dict(os.environ, PATH=f"{tmp_path}{os.pathsep}{os.environ['PATH']}", CUDA_VISIBLE_DEVICES="1")
+    env.pop("RTXCOURSE_TIER", None)
+    r = subprocess.run([sys.executable, "-m", "rtxcourse", "doctor", "--json", "--no-frameworks"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert len(rep["driver_gpus"]) == 2 and len(rep["gpus"]) == 1
+    gpu = rep["gpus"][0]
+    assert gpu["tensor_cores"]["architecture"] == "Ampere" and "bf16" in gpu["tensor_cores"]["precisions"]
+    assert rep["recommendation"]["tier"] == "1-gpu" and "bf16" in rep["recommendation"]["precision"]
+    table = subprocess.run([sys.executable, "-m", "rtxcourse", "doctor", "--no-frameworks"],
+                           capture_output=True, text=True, env=env, timeout=60).stdout
+    assert "Tensor Cores gen 3 (Ampere)" in table and "80.0 GiB" in table
