@@ -30,6 +30,7 @@ def test_two_replicas_take_the_same_step_as_one_device_and_a_wrong_loss_does_not
         from rtxcourse.models_tf import mlp
 
         devices = replica_devices(2)
+        tf.config.experimental.enable_tensor_float_32_execution(False)  # true float32 on GPUs too
         rng = np.random.default_rng(0)
         x = rng.random((64, 8, 8, 1), dtype=np.float32); y = rng.integers(0, 10, 64)
 
