@@ -1,13 +1,13 @@
 """``rtxcourse bench ddp``: DistributedDataParallel throughput with 1 and N processes.
 
 Weak scaling, the way data parallelism is used: each process keeps the same batch, so N
-processes train on an N-times larger global batch. Three runs of
-:mod:`rtxcourse.workers.ddp_bench`, each a torchrun job:
+processes train on an N-times larger global batch. Two torchrun jobs of
+:mod:`rtxcourse.workers.ddp_bench` give three measurements:
 
 * ``1 process``: the baseline, one device;
-* ``N processes``: DDP, gradients all-reduced every step;
-* ``N processes, no all-reduce``: the same processes training independently, which separates
-  the cost of communication from the cost of sharing the machine.
+* ``N processes, no all-reduce``: the N processes training independently, which separates
+  the cost of communication from the cost of sharing the machine;
+* ``N processes``: the same processes with DDP, gradients all-reduced every step.
 
 Scaling efficiency = throughput(N) / (N x throughput(1)); with a fixed batch per process it
 equals t(1) / t(N), the ratio of median step times. On GPUs each process owns one GPU. On a
@@ -73,14 +73,14 @@ def scaling_report(
               "--precision", precision]
     report = bench.Report(f"DDP weak scaling: MLP {'-'.join(map(str, hidden))}, batch {batch_size} per process, "
                           f"{chosen} {'processes' if chosen == 'cpu' else 'GPUs'}")
-    runs = [(1, []), (nprocs, []), (nprocs, ["--no-ddp"])]
-    for n, extra in runs:
-        job = distributed.launch_torch(module=WORKER, nprocs=n, args=[*map(str, common), *extra],
+    timings = {}
+    for n in (1, nprocs):
+        job = distributed.launch_torch(module=WORKER, nprocs=n, args=list(map(str, common)),
                                        device=chosen, timeout=timeout, env=env, echo=echo)
-        m = job.result(0)
-        name = m["name"] + (", no all-reduce" if extra else "")
-        report.add(bench.Measurement(name, m["times"], m["work"], m["unit"], m["params"]))
-    one, many, alone = (m.name for m in report.measurements)
+        timings[n] = job.result(0)  # {"ddp": ..., and with several processes "no_ddp": ...}
+    for m in (timings[1]["ddp"], timings[nprocs]["no_ddp"], timings[nprocs]["ddp"]):
+        report.add(bench.Measurement(m["name"], m["times"], m["work"], m["unit"], m["params"]))
+    one, alone, many = (m.name for m in report.measurements)
     efficiency = report.ratio(many, one)  # t1 / tN: fixed work per process
     communication = 1 - report[alone].median / report[many].median
     report.note(f"scaling efficiency with {nprocs} processes: {efficiency:.0%} "
