@@ -4,7 +4,7 @@ The frameworks' own engines do the distributed work; this module only starts the
 cluster would, on localhost, and supervises the processes so a notebook never hangs::
 
     from rtxcourse import distributed
-    job = distributed.launch_torch(module="rtxcourse.workers.ddp_train", nprocs=2, args=["--steps", "20"])
+    job = distributed.launch_torch(module="rtxcourse.workers.ddp_train", nprocs=2, args=["--epochs", "2"])
     job.result(0)            # what rank 0 passed to distributed.save_result(...)
     print(job.output(1))     # everything rank 1 printed
 
