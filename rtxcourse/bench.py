@@ -167,6 +167,7 @@ class Report:
         self.title = title
         self.measurements: list[Measurement] = []
         self.ratios: list[Ratio] = []
+        self.notes: list[str] = []  # derived figures worth a line of their own (e.g. scaling efficiency)
         self._hardware = hardware
 
     @property
@@ -196,6 +197,12 @@ class Report:
         self.ratios.append(Ratio(value, baseline, speedup))
         return speedup
 
+    def note(self, text: str) -> None:
+        """Add a line printed under the ratios (and kept in the JSON), e.g. a derived efficiency."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"a note must be a non-empty string, got {text!r}")
+        self.notes.append(text.strip())
+
     def table(self) -> str:
         """The human-readable table: one row per measurement, then the ratios and hardware."""
         rows = [("name", "median", "spread", "rate", "repeats")]
@@ -210,6 +217,7 @@ class Report:
                 lines.append("  ".join("-" * w for w in widths))
         for r in self.ratios:
             lines.append(f"{r.value} vs {r.baseline}: {r.speedup:.2f}x")
+        lines.extend(self.notes)
         lines.append(f"hardware: {self.hardware.get('description', 'unknown')}")
         return "\n".join(lines)
 
@@ -219,6 +227,7 @@ class Report:
             "hardware": self.hardware,
             "measurements": [m.to_dict() for m in self.measurements],
             "ratios": [asdict(r) for r in self.ratios],
+            "notes": list(self.notes),
         }
 
     def to_json(self, **kwargs) -> str:

@@ -175,6 +175,9 @@ def import_tensorflow():
                     tf.config.experimental.set_memory_growth(gpu, True)
                 except RuntimeError:  # devices already initialised: the setting is fixed now
                     pass
+            # In an interactive session (a notebook) TensorFlow sets its Python logger to INFO,
+            # which floods cells with tf.distribute chatter; warnings and errors still show.
+            tf.get_logger().setLevel("WARNING")
         finally:
             os.dup2(saved, 2)
             os.close(saved)

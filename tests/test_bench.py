@@ -47,6 +47,15 @@ def test_report_ratio_table_json():
         r["medium"]
 
 
+def test_report_notes_in_table_and_json():
+    r = bench.Report("demo", hardware={"description": "test machine"})
+    r.note("scaling efficiency 2 processes: 90%")
+    assert "scaling efficiency 2 processes: 90%" in r.table()
+    assert json.loads(r.to_json())["notes"] == ["scaling efficiency 2 processes: 90%"]
+    with pytest.raises(ValueError, match="non-empty"):
+        r.note("  ")
+
+
 def test_report_uses_real_hardware_by_default():
     r = bench.Report("x")
     assert "CPU" in r.hardware["description"]

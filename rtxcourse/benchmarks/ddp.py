@@ -1,0 +1,100 @@
+"""``rtxcourse bench ddp``: DistributedDataParallel throughput with 1 and N processes.
+
+Weak scaling, the way data parallelism is used: each process keeps the same batch, so N
+processes train on an N-times larger global batch. Two torchrun jobs of
+:mod:`rtxcourse.workers.ddp_bench` give three measurements:
+
+* ``1 process``: the baseline, one device;
+* ``N processes, no all-reduce``: the N processes training independently, which separates
+  the cost of communication from the cost of sharing the machine;
+* ``N processes``: the same processes with DDP, gradients all-reduced every step.
+
+Scaling efficiency = throughput(N) / (N x throughput(1)); with a fixed batch per process it
+equals t(1) / t(N), the ratio of median step times. On GPUs each process owns one GPU. On a
+CPU each process gets cores/N threads, so a process plays the part of one device and the ideal
+is still N times the throughput; cores shared with other work make it noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rtxcourse import bench, distributed
+from rtxcourse.runtime import by_tier
+
+WORKER = "rtxcourse.workers.ddp_bench"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nprocs", type=int, default=None,
+                        help="processes of the parallel runs (default: every GPU if there are 2+, else 2)")
+    parser.add_argument("--device", default="auto", choices=distributed.DEVICES,
+                        help="auto: GPUs if there are at least --nprocs, else CPU processes")
+    parser.add_argument("--batch-size", type=int, default=None, help="per process (default by tier)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=None, help="MLP hidden widths (default by tier)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per timed repeat")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a run is stopped")
+
+
+def _default_nprocs() -> int:
+    from rtxcourse.hardware import visible_gpu_count
+
+    return max(2, visible_gpu_count())
+
+
+def scaling_report(
+    nprocs: int = 2,
+    *,
+    device: str = "auto",
+    batch_size: int = 256,
+    hidden: tuple[int, ...] = (2048, 2048),
+    steps: int = 10,
+    repeats: int = 3,
+    precision: str = "auto",
+    timeout: float = 600.0,
+    echo=False,
+) -> bench.Report:
+    """Measure 1 process, ``nprocs`` DDP processes and ``nprocs`` independent ones; return the Report.
+
+    The Report's ratio ``N processes vs 1 process`` is t(1)/t(N), the weak-scaling efficiency;
+    its notes give the throughput speed-up and the share of step time spent communicating.
+    """
+    if not isinstance(nprocs, int) or nprocs < 2:
+        raise ValueError(f"nprocs must be an int >= 2 (the baseline is 1 process), got {nprocs!r}")
+    chosen = distributed.resolve_device(nprocs, device)
+    env = {}
+    if chosen == "cpu":
+        import os
+
+        # One share of the cores per process in every run, the baseline too: a process is a "device".
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nprocs))
+    common = ["--batch-size", batch_size, "--hidden", *hidden, "--steps", steps, "--repeats", repeats,
+              "--precision", precision]
+    report = bench.Report(f"DDP weak scaling: MLP {'-'.join(map(str, hidden))}, batch {batch_size} per process, "
+                          f"{chosen} {'processes' if chosen == 'cpu' else 'GPUs'}")
+    timings = {}
+    for n in (1, nprocs):
+        job = distributed.launch_torch(module=WORKER, nprocs=n, args=list(map(str, common)),
+                                       device=chosen, timeout=timeout, env=env, echo=echo)
+        timings[n] = job.result(0)  # {"ddp": ..., and with several processes "no_ddp": ...}
+    for m in (timings[1]["ddp"], timings[nprocs]["no_ddp"], timings[nprocs]["ddp"]):
+        report.add(bench.Measurement(m["name"], m["times"], m["work"], m["unit"], m["params"]))
+    one, alone, many = (m.name for m in report.measurements)
+    efficiency = report.ratio(many, one)  # t1 / tN: fixed work per process
+    communication = 1 - report[alone].median / report[many].median
+    report.note(f"scaling efficiency with {nprocs} processes: {efficiency:.0%} "
+                f"(throughput {efficiency * nprocs:.2f}x that of 1 process; ideal {nprocs}x)")
+    report.note(f"all-reduce share of a DDP step: {max(communication, 0):.0%} "
+                f"(DDP step vs the same {nprocs} processes without gradient synchronisation)")
+    return report
+
+
+def run(args: argparse.Namespace) -> list[bench.Report]:
+    """Entry point of ``rtxcourse bench ddp``."""
+    nprocs = args.nprocs if args.nprocs is not None else _default_nprocs()
+    batch = args.batch_size or by_tier(quick=64, cpu=256, gpu=1024)
+    hidden = tuple(args.hidden or by_tier(quick=(512, 512), cpu=(2048, 2048), gpu=(4096, 4096)))
+    steps = args.steps or by_tier(quick=5, cpu=10, gpu=50)
+    return [scaling_report(nprocs, device=args.device, batch_size=batch, hidden=hidden, steps=steps,
+                           repeats=by_tier(quick=3, cpu=5), precision=args.precision, timeout=args.timeout)]

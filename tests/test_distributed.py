@@ -1,0 +1,417 @@
+"""rtxcourse.distributed and rtxcourse.magics: launchers, the GPU-count rule, failure reports, the cell magic."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import pytest
+
+from rtxcourse import distributed, magics
+from rtxcourse.distributed import DistributedJobError
+
+
+def write(tmp_path, name, code):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+# --------------------------------------------------------------------------- ports and the GPU rule
+
+
+def test_free_ports_are_distinct_and_bindable():
+    ports = distributed.free_ports(4)
+    assert len(set(ports)) == 4
+    for p in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", p))
+    assert 0 < distributed.free_port() < 65536
+    with pytest.raises(ValueError, match="positive int"):
+        distributed.free_ports(0)
+
+
+@pytest.mark.parametrize("nprocs, device, gpus, expected", [
+    (2, "auto", 0, "cpu"),
+    (2, "auto", 2, "cuda"),
+    (2, "auto", 8, "cuda"),
+    (1, "auto", 1, "cuda"),
+    (4, "cpu", 8, "cpu"),
+    (2, "cuda", 2, "cuda"),
+])
+def test_resolve_device_rule(nprocs, device, gpus, expected):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of these cases may warn
+        assert distributed.resolve_device(nprocs, device, gpus=gpus) == expected
+
+
+def test_too_few_gpus_falls_back_to_cpu_with_a_warning_or_fails_when_cuda_is_demanded():
+    with pytest.warns(RuntimeWarning, match="only 1 GPU"):
+        assert distributed.resolve_device(2, "auto", gpus=1) == "cpu"
+    with pytest.raises(ValueError, match="asked for 4 GPU processes but 2 GPU"):
+        distributed.resolve_device(4, "cuda", gpus=2)
+    with pytest.raises(ValueError, match="device must be one of"):
+        distributed.resolve_device(2, "gpu", gpus=2)
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="nprocs must be a positive int"):
+            distributed.resolve_device(bad, "cpu", gpus=0)
+
+
+def test_launch_arguments_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="exactly one of script"):
+        distributed.launch_torch()
+    with pytest.raises(ValueError, match="exactly one of script"):
+        distributed.launch_tf(tmp_path / "x.py", module="a.b")
+    with pytest.raises(ValueError, match="is not a file"):
+        distributed.launch_torch(tmp_path / "missing.py")
+    with pytest.raises(ValueError, match="dotted Python module"):
+        distributed.launch_torch(module="rm -rf /")
+    script = write(tmp_path, "ok.py", "print('x')")
+    with pytest.raises(ValueError, match="timeout must be a positive"):
+        distributed.launch_torch(script, timeout=0)
+    with pytest.raises(TypeError, match="env must map str to str"):
+        distributed.launch_tf(script, env={"A": 1}, device="cpu")
+    with pytest.raises(ValueError, match="framework must be one of"):
+        distributed.launch("jax", script)
+
+
+# --------------------------------------------------------------------------- inside a worker
+
+
+def test_worker_helpers_outside_a_job(monkeypatch):
+    for name in ("RANK", "RTXCOURSE_RANK", "TF_CONFIG", "RTXCOURSE_RESULT_DIR", "RTXCOURSE_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.worker_rank() == 0
+    assert distributed.save_result({"a": 1}) is None  # a script run by hand still works
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {}, "task": {"type": "worker", "index": 3}}))
+    assert distributed.worker_rank() == 3
+    monkeypatch.setenv("RTXCOURSE_RANK", "2")
+    assert distributed.worker_rank() == 2
+    monkeypatch.setenv("RANK", "5")
+    assert distributed.worker_rank() == 5
+    monkeypatch.setenv("RTXCOURSE_DEVICE", "cpu")
+    assert distributed.worker_device() == "cpu"
+
+
+def test_job_result_accessors():
+    job = distributed.JobResult("torch", 2, "cpu", ["x"], logs={0: ["a", "b"], 1: ["c"]}, results={0: 42})
+    assert job.output(0) == "a\nb" and job.output() == "[rank 0] a\n[rank 0] b\n[rank 1] c"
+    assert job.result() == 42
+    with pytest.raises(KeyError, match="rank 1 saved no result"):
+        job.result(1)
+
+
+# --------------------------------------------------------------------------- torchrun jobs
+
+REPORT_ENV = """
+import os, sys
+from rtxcourse.distributed import save_result, worker_rank
+print("hello from", worker_rank(), flush=True)
+print("to stderr", worker_rank(), file=sys.stderr, flush=True)
+save_result({k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "MASTER_PORT", "PYTHONPATH", "RTXCOURSE_DEVICE",
+                                            "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "TF_CONFIG", "RTXCOURSE_RANK")})
+"""
+
+
+@pytest.mark.slow
+def test_torch_job_tags_logs_by_rank_and_returns_results(tmp_path):
+    seen = []
+    job = distributed.launch_torch(write(tmp_path, "env.py", REPORT_ENV), nprocs=2, device="cpu",
+                                   timeout=60, echo=seen.append)
+    assert job.returncode == 0 and job.device == "cpu"
+    assert sorted(seen) == sorted(f"[rank {r}] {t} {r}" for r in (0, 1) for t in ("hello from", "to stderr"))
+    for rank in (0, 1):
+        env = job.result(rank)
+        assert env["RANK"] == str(rank) and env["WORLD_SIZE"] == "2"
+        assert env["RTXCOURSE_DEVICE"] == "cpu" and env["CUDA_VISIBLE_DEVICES"] == ""
+        assert str(distributed._PACKAGE_ROOT) in env["PYTHONPATH"].split(os.pathsep)
+        assert int(env["OMP_NUM_THREADS"]) >= 1
+        assert f"hello from {rank}" in job.output(rank)
+    assert job.result(0)["MASTER_PORT"] == job.result(1)["MASTER_PORT"]
+
+
+CRASH = """
+import os, signal, sys, time
+rank = int(os.environ["RANK"])
+print(f"rank {rank} starting", flush=True)
+if rank == 1:
+    print("about to fail: marker-xyz", flush=True)
+    if sys.argv[1] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise SystemExit(3)
+time.sleep(60)  # rank 0 would wait for ever: the launcher must stop it
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how, code", [("exit", "code 3"), ("kill", "SIGKILL")])
+def test_torch_job_reports_the_crashed_rank(tmp_path, how, code):
+    start = time.monotonic()
+    with pytest.raises(DistributedJobError) as info:
+        distributed.launch_torch(write(tmp_path, "crash.py", CRASH), nprocs=2, args=[how], device="cpu",
+                                 timeout=50, echo=False)
+    err = info.value
+    assert err.rank == 1 and err.reason == "crashed"
+    assert "rank 1" in str(err) and code in str(err) and "marker-xyz" in str(err)
+    assert "rank 0 starting" not in str(err)  # the error shows the failing rank's lines
+    assert time.monotonic() - start < 25, "a crash must stop the job well before its timeout"
+
+
+HANG = """
+import os, sys, time
+rank = int(os.environ.get("RANK") or os.environ["RTXCOURSE_RANK"])
+open(os.path.join(sys.argv[1], f"pid{rank}"), "w").write(str(os.getpid()))
+print(f"rank {rank} at step 1", flush=True)
+if rank == 1:
+    time.sleep(600)  # stuck: e.g. waiting on data that never comes
+print(f"rank {rank} done", flush=True)
+"""
+
+
+def _gone(pid: int, wait: float = 3.0) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_hung_rank_is_stopped_within_the_timeout_and_named(tmp_path, framework):
+    timeout = 5
+    start = time.monotonic()
+    with pytest.raises(DistributedJobError) as info:
+        distributed.launch(framework, write(tmp_path, "hang.py", HANG), nprocs=2, args=[tmp_path],
+                           device="cpu", timeout=timeout, echo=False)
+    elapsed = time.monotonic() - start
+    err = info.value
+    assert err.reason == "timeout" and err.rank == 1
+    assert "timeout of 5 s" in str(err) and "rank 1 at step 1" in str(err)
+    assert "Still running: rank(s) 1 (finished: 0)" in str(err)
+    assert elapsed < timeout + distributed._GRACE_S + 5
+    for rank in (0, 1):
+        assert _gone(int((tmp_path / f"pid{rank}").read_text())), f"rank {rank} still runs after the job was stopped"
+
+
+# --------------------------------------------------------------------------- TensorFlow-style jobs
+
+
+def test_tf_job_gives_each_worker_its_tf_config(tmp_path):
+    job = distributed.launch_tf(write(tmp_path, "env.py", REPORT_ENV), nworkers=3, device="cpu", timeout=60, echo=False)
+    configs = [json.loads(job.result(r)["TF_CONFIG"]) for r in range(3)]
+    workers = configs[0]["cluster"]["worker"]
+    assert len(set(workers)) == 3 and all(w.startswith("127.0.0.1:") for w in workers)
+    for rank, cfg in enumerate(configs):
+        assert cfg["cluster"]["worker"] == workers and cfg["task"] == {"type": "worker", "index": rank}
+        assert job.result(rank)["RTXCOURSE_RANK"] == str(rank)
+        assert f"hello from {rank}" in job.output(rank)
+
+
+def test_tf_job_stops_the_others_when_one_worker_crashes(tmp_path):
+    script = write(tmp_path, "crash.py", """
+        import os, time
+        if os.environ["RTXCOURSE_RANK"] == "0":
+            raise RuntimeError("chief failed: marker-abc")
+        time.sleep(60)
+    """)
+    start = time.monotonic()
+    with pytest.raises(DistributedJobError) as info:
+        distributed.launch_tf(script, nworkers=2, device="cpu", timeout=50, echo=False)
+    assert info.value.rank == 0 and info.value.reason == "crashed"
+    assert "exited with code 1" in str(info.value) and "marker-abc" in str(info.value)
+    assert time.monotonic() - start < 15
+
+
+# --------------------------------------------------------------------------- real training jobs
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes_train_in_sync(tmp_path):
+    ckpt = tmp_path / "ddp.pt"
+    start = time.monotonic()
+    job = distributed.launch_torch(module="rtxcourse.workers.ddp_train", nprocs=2, device="cpu", timeout=120,
+                                   args=["--epochs", "2", "--checkpoint", ckpt], echo=False)
+    assert time.monotonic() - start < 60
+    r0, r1 = job.result(0), job.result(1)
+    assert r0["backend"] == "gloo" and r0["world_size"] == 2
+    assert r0["param_checksum"] == r1["param_checksum"]  # the replicas never drifted apart
+    seen0, seen1 = set(r0["first_epoch_indices"]), set(r1["first_epoch_indices"])
+    assert not seen0 & seen1 and len(seen0) == len(seen1)  # DistributedSampler: disjoint shards
+    assert r0["epoch_losses"][-1] < r0["epoch_losses"][0]
+    assert ckpt.is_file() and "test accuracy" in job.output(0) and job.output(1) == ""  # rank 0 logs
+
+
+@pytest.mark.slow
+def test_tf_two_workers_train_in_sync_and_checkpoint(tmp_path):
+    start = time.monotonic()
+    job = distributed.launch_tf(module="rtxcourse.workers.tf_multiworker", nworkers=2, device="cpu", timeout=120,
+                                args=["--steps", "12", "--log-every", "6", "--checkpoint-dir", tmp_path / "ckpt"],
+                                echo=False)
+    assert time.monotonic() - start < 60
+    r0, r1 = job.result(0), job.result(1)
+    assert r0["replicas"] == 2 and r0["global_batch"] == 64
+    assert r0["weights_sum"] == pytest.approx(r1["weights_sum"], abs=1e-6)
+    assert r0["losses"][-1] < r0["losses"][0]
+    assert r0["checkpoint"] and (tmp_path / "ckpt" / "checkpoint").is_file() and r1["checkpoint"] is None
+
+
+# --------------------------------------------------------------------------- the cell magic
+
+
+def test_guess_framework_and_parse_line():
+    assert magics.guess_framework("import tensorflow as tf\nx = 1") == "tf"
+    assert magics.guess_framework("from keras import layers") == "tf"
+    assert magics.guess_framework("import torch\nimport torch.distributed as dist") == "torch"
+    assert magics.guess_framework("print('no framework')") == "torch"
+    ns = magics.parse_line("4 --tf --timeout 30 --out job --args --lr 0.1")
+    assert (ns.nprocs, ns.framework, ns.timeout, ns.out, ns.args) == (4, "tf", 30.0, "job", ["--lr", "0.1"])
+    assert magics.parse_line("2").framework == "auto"
+    with pytest.raises(ValueError, match="invalid int value"):
+        magics.parse_line("two")
+    with pytest.raises(ValueError, match="not allowed with"):
+        magics.parse_line("2 --tf --torch")
+    with pytest.raises(ValueError, match="variable name"):
+        magics.parse_line("2 --out 1x")
+    with pytest.raises(ValueError, match="cell is empty"):
+        magics.run_cell("   \n", 2)
+
+
+ALL_REDUCE_CELL = """
+import sys
+import torch
+import torch.distributed as dist
+from rtxcourse.distributed import save_result
+dist.init_process_group("gloo")
+t = torch.tensor([dist.get_rank() + 1.0])
+dist.all_reduce(t)
+print("sum", t.item(), "args", sys.argv[1:])
+save_result(t.item())
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_cell_magic_runs_the_cell_as_a_torchrun_job(tmp_path, monkeypatch, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_line_magic("load_ext", "rtxcourse.magics")
+        shell.run_cell_magic("distributed", "2 --device cpu --out job --args a b", ALL_REDUCE_CELL)
+        job = shell.user_ns["job"]
+    finally:
+        InteractiveShell.clear_instance()
+    assert job.framework == "torch" and job.results == {0: 3.0, 1: 3.0}
+    out = capsys.readouterr().out
+    assert "[rank 0] sum 3.0 args ['a', 'b']" in out and "[rank 1] sum 3.0" in out
+    assert "2 processes on cpu finished" in out
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def test_launcher_and_magic_import_no_framework():
+    code = ("import json, sys; import rtxcourse.distributed, rtxcourse.magics; "
+            "print(json.dumps([m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_an_interrupted_launcher_stops_its_workers(tmp_path):
+    """The notebook's stop button raises KeyboardInterrupt inside the launcher: no worker may survive."""
+    started = []
+
+    def interrupt(line):
+        if "at step 1" in line:  # this rank has written its pid file
+            started.append(int(line.split("] rank ")[1].split()[0]))
+            raise KeyboardInterrupt  # stands for the stop button, pressed while the launcher waits
+
+    with pytest.raises(KeyboardInterrupt):
+        distributed.launch_tf(write(tmp_path, "hang.py", HANG), nworkers=2, args=[tmp_path], device="cpu",
+                              timeout=60, echo=interrupt)
+    assert started
+    for rank in (0, 1):
+        pid_file = tmp_path / f"pid{rank}"
+        if rank in started or pid_file.exists():
+            assert _gone(int(pid_file.read_text())), f"rank {rank} survived the interrupt"
+
+
+# --------------------------------------------------------------------------- multi-node templates
+
+TEMPLATES = distributed._PACKAGE_ROOT / "rtxcourse" / "templates" / "multinode"
+TEMPLATE_FILES = ("torchrun_multinode.sh", "slurm_torchrun.sbatch", "pytorchjob.yaml",
+                  "tf_multiworker_node.sh", "tf_multiworker_slurm.sbatch")
+
+
+def test_templates_exist_parse_and_are_linked_from_the_guide_and_lessons():
+    guide = (distributed._PACKAGE_ROOT / "docs" / "multi_node.md").read_text()
+    for name in TEMPLATE_FILES:
+        path = TEMPLATES / name
+        assert path.is_file(), name
+        assert f"templates/multinode/{name}" in guide, f"docs/multi_node.md does not link {name}"
+        if name.endswith((".sh", ".sbatch")):
+            subprocess.run(["bash", "-n", str(path)], check=True)
+    for name in ("slurm_torchrun.sbatch", "tf_multiworker_slurm.sbatch"):
+        text = (TEMPLATES / name).read_text()
+        assert "#SBATCH --nodes=" in text and "srun --kill-on-bad-exit=1" in text
+    for lesson in ("08_multi_gpu_tensorflow", "09_multi_gpu_pytorch"):
+        text = (distributed._PACKAGE_ROOT / "notebooks" / f"{lesson}.ipynb").read_text()
+        assert "docs/multi_node.md" in text and "rtxcourse/templates/multinode/" in text, lesson
+
+
+def test_pytorchjob_template_is_a_valid_pytorchjob():
+    yaml = pytest.importorskip("yaml")
+    job = yaml.safe_load((TEMPLATES / "pytorchjob.yaml").read_text())
+    assert job["apiVersion"] == "kubeflow.org/v1" and job["kind"] == "PyTorchJob"
+    for role in ("Master", "Worker"):
+        (container,) = job["spec"]["pytorchReplicaSpecs"][role]["template"]["spec"]["containers"]
+        assert container["name"] == "pytorch"  # the operator requires this name
+        assert container["command"][:3] == ["python", "-m", "torch.distributed.run"]
+        assert "rtxcourse.workers.ddp_train" in container["command"]
+        assert str(container["resources"]["limits"]["nvidia.com/gpu"]) == job["spec"]["nprocPerNode"]
+
+
+def test_tf_node_template_builds_each_nodes_tf_config():
+    env = dict(os.environ, WORKER_HOSTS="node0:12345, node1:12345", PRINT_ONLY="1", PYTHON=sys.executable)
+    for index in (0, 1):
+        out = subprocess.run(["bash", str(TEMPLATES / "tf_multiworker_node.sh")], env=dict(env, TASK_INDEX=str(index)),
+                             capture_output=True, text=True, check=True)
+        assert json.loads(out.stdout) == {"cluster": {"worker": ["node0:12345", "node1:12345"]},
+                                          "task": {"type": "worker", "index": index}}
+    bad = subprocess.run(["bash", str(TEMPLATES / "tf_multiworker_node.sh")], env=dict(env, TASK_INDEX="2"),
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "lists 2 workers" in bad.stderr
+
+
+@pytest.mark.slow
+def test_torchrun_template_trains_as_two_nodes_on_localhost(tmp_path):
+    """Two copies of the multi-node script, each a "node" of 1 process, meet at one c10d rendezvous."""
+    script = TEMPLATES / "torchrun_multinode.sh"
+    env = dict(os.environ, RDZV_HOST="127.0.0.1", RDZV_PORT=str(distributed.free_port()), NNODES="2",
+               NPROC_PER_NODE="1", JOB_ID="test-two-nodes", PYTHON=sys.executable, OMP_NUM_THREADS="1",
+               RTXCOURSE_DEVICE="cpu", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=os.pathsep.join([str(distributed._PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")]))
+    dry = subprocess.run(["bash", str(script), "--epochs", "1"], env=dict(env, DRY_RUN="1"),
+                         capture_output=True, text=True, check=True).stdout
+    assert "--nnodes 2" in dry and "--rdzv-endpoint 127.0.0.1:" in dry and "rtxcourse.workers.ddp_train" in dry
+    nodes = [subprocess.Popen(["bash", str(script), "--epochs", "1"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        outputs = [node.communicate(timeout=120)[0] for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert all(node.returncode == 0 for node in nodes), outputs
+    assert sum("world size 2, backend gloo" in out for out in outputs) == 1  # one global rank 0 over both nodes
