@@ -1,0 +1,82 @@
+"""The course's small Keras 3 models (twins of rtxcourse.models_torch).
+
+Every model ends in a ``Dense(num_classes, dtype="float32")`` producing logits: under a
+mixed-precision policy the last layer must compute in float32 (a float16 softmax/logit can
+overflow), and logits with ``from_logits=True`` in the loss are the numerically safe pairing.
+"""
+
+from __future__ import annotations
+
+from rtxcourse.runtime import import_tensorflow
+
+import_tensorflow()  # quiet start-up before keras pulls TensorFlow in
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+
+def _check(**dims) -> None:
+    for name, v in dims.items():
+        if not isinstance(v, int) or v <= 0:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...] = (512,), num_classes: int = 10, name: str = "mlp") -> keras.Model:
+    """Flatten -> [Dense -> ReLU] * len(hidden) -> Dense(num_classes, float32 logits)."""
+    _check(num_classes=num_classes, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = layers.Flatten()(inputs)
+    for h in hidden:
+        x = layers.Dense(h, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(num_classes, dtype="float32", name="logits")(x), name=name)
+
+
+def _conv_block(x, filters: int):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def small_cnn(input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10, width: int = 32, name: str = "small_cnn") -> keras.Model:
+    """Three conv stages (width, 2*width, 4*width filters), two 3x3 convs each; NHWC input."""
+    _check(num_classes=num_classes, width=width)
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (H, W, C), got {input_shape!r}")
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = inputs
+    for stage, filters in enumerate((width, 2 * width, 4 * width)):
+        x = _conv_block(_conv_block(x, filters), filters)
+        x = layers.MaxPooling2D()(x) if stage < 2 else layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(num_classes, dtype="float32", name="logits")(x), name=name)
+
+
+def transformer_block(x, d_model: int, n_heads: int, mlp_ratio: int = 4):
+    """Pre-norm transformer block on (B, T, d_model): x + attn(ln(x)), then x + mlp(ln(x))."""
+    if d_model % n_heads:
+        raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+    h = layers.LayerNormalization()(x)
+    x = x + layers.MultiHeadAttention(n_heads, d_model // n_heads)(h, h)
+    h = layers.LayerNormalization()(x)
+    h = layers.Dense(mlp_ratio * d_model, activation="gelu")(h)
+    return x + layers.Dense(d_model)(h)
+
+
+class _AddPosition(layers.Layer):
+    """Adds a learned position embedding of shape (1, T, D)."""
+
+    def build(self, input_shape):
+        self.pos = self.add_weight(shape=(1, *input_shape[1:]), initializer="zeros", name="pos")
+
+    def call(self, x):
+        return x + keras.ops.cast(self.pos, x.dtype)
+
+
+def transformer_classifier(seq_len: int = 64, d_model: int = 256, n_heads: int = 4, n_layers: int = 2,
+                           num_classes: int = 10, name: str = "transformer") -> keras.Model:
+    """Float sequences (B, T, d_model) -> positions -> n_layers blocks -> mean -> float32 logits."""
+    _check(seq_len=seq_len, d_model=d_model, n_heads=n_heads, n_layers=n_layers, num_classes=num_classes)
+    inputs = keras.Input(shape=(seq_len, d_model))
+    x = _AddPosition()(inputs)
+    for _ in range(n_layers):
+        x = transformer_block(x, d_model, n_heads)
+    x = layers.GlobalAveragePooling1D()(layers.LayerNormalization()(x))
+    return keras.Model(inputs, layers.Dense(num_classes, dtype="float32", name="logits")(x), name=name)
