@@ -7,6 +7,7 @@ is skipped), ``rtxcourse doctor`` reads it to say which lessons run at full size
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -76,8 +77,8 @@ def _lesson(entry: dict, index: int) -> Lesson:
 
 @lru_cache(maxsize=None)
 def lessons(path: str | None = None) -> tuple[Lesson, ...]:
-    """All lessons in order, validated."""
-    p = Path(path) if path else _CATALOG
+    """All lessons in order, validated (``RTXCOURSE_LESSONS`` may point at another catalog file)."""
+    p = Path(path or os.environ.get("RTXCOURSE_LESSONS") or _CATALOG)
     with open(p, "rb") as f:
         data = tomllib.load(f)
     out = tuple(_lesson(e, i) for i, e in enumerate(data.get("lesson", [])))

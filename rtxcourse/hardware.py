@@ -264,7 +264,9 @@ def torch_info() -> dict[str, Any]:
         for i in range(torch.cuda.device_count()):
             p = torch.cuda.get_device_properties(i)
             info["gpus"].append(GPU(i, p.name, p.total_memory / 2**30, (p.major, p.minor), ["torch"]).to_dict())
-        info["nccl_version"] = ".".join(map(str, torch.cuda.nccl.version())) if info.get("nccl") else None
+        if info.get("nccl"):
+            v = torch.cuda.nccl.version()  # a tuple in current torch, an int (e.g. 21805) in old ones
+            info["nccl_version"] = ".".join(map(str, v)) if isinstance(v, tuple) else str(v)
     return info
 
 

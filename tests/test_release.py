@@ -1,0 +1,136 @@
+"""One source -> exercises/ + solutions/: markers, hidden checks, errors, --check."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from rtxcourse import release
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_copies_match_their_source():
+    assert release.main(check=True, root=ROOT) == 0, "run `rtxcourse release` and commit exercises/ and solutions/"
+
+
+def _source():
+    hidden = new_code_cell("assert area(2, 3) == 6  # grader")
+    hidden.metadata["tags"] = ["hidden-check"]
+    return new_notebook(cells=[
+        new_markdown_cell("Explain:\n<!-- BEGIN SOLUTION -->\nBecause.\n<!-- END SOLUTION -->"),
+        new_code_cell("def area(w, h):\n    ### BEGIN SOLUTION\n    return w * h\n    ### END SOLUTION"),
+        new_code_cell("assert area(1, 1) == 1"),
+        hidden,
+    ])
+
+
+def test_student_and_solution_copies():
+    student, solution = release.make_copies(_source(), "src")
+    s_code = [c.source for c in student.cells if c.cell_type == "code"]
+    assert s_code[0] == f"def area(w, h):\n    {release.STUB}"
+    assert "return w * h" not in "".join(s_code)
+    assert "grader" not in "".join(s_code), "hidden checks must not reach the student copy"
+    assert "assert area(1, 1) == 1" in s_code  # visible self-check stays
+    assert release.MD_STUB in student.cells[0].source and "Because" not in student.cells[0].source
+    sol = [c.source for c in solution.cells]
+    assert sol[1] == "def area(w, h):\n    return w * h"
+    assert "BEGIN SOLUTION" not in "".join(sol) and "grader" in sol[3]
+    for nb in (student, solution):
+        assert nb.metadata["kernelspec"]["name"] == "rtxcourse"
+        nbformat.validate(nb)
+
+
+def test_student_stub_raises_and_solution_runs():
+    student, solution = release.make_copies(_source(), "src")
+    ns = {}
+    exec(solution.cells[1].source, ns)
+    assert ns["area"](2, 3) == 6
+    ns = {}
+    exec(student.cells[1].source, ns)
+    with pytest.raises(NotImplementedError):
+        ns["area"](2, 3)
+
+
+@pytest.mark.parametrize(
+    "src, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1", "never closed"),
+        ("x = 1\n### END SOLUTION", "without a '### BEGIN SOLUTION'"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n### END SOLUTION", "nested"),
+        ("x = 1  ### BEGIN SOLUTION", "must stand alone"),
+        ("x = 1", "no '### BEGIN SOLUTION' block"),
+    ],
+)
+def test_malformed_markers_name_file_and_cell(src, message):
+    with pytest.raises(release.ReleaseError, match=message) as e:
+        release.make_copies(new_notebook(cells=[new_markdown_cell("intro"), new_code_cell(src)]), "source/99_x.ipynb")
+    assert "source/99_x.ipynb" in str(e.value)
+
+
+def test_output_is_deterministic():
+    a = release.make_copies(_source(), "s")
+    b = release.make_copies(_source(), "s")
+    assert release.serialize(a[0]) == release.serialize(b[0]) and release.serialize(a[1]) == release.serialize(b[1])
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    for d in ("source", "exercises", "solutions"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    (tmp_path / "pyproject.toml").write_text("")
+    return tmp_path
+
+
+def test_check_detects_drift_and_release_repairs_it(course_copy, capsys):
+    victim = sorted((course_copy / "solutions").glob("*.ipynb"))[0]
+    nb = json.loads(victim.read_text())
+    nb["cells"][0]["source"] = "tampered"
+    victim.write_text(json.dumps(nb))
+    stray = course_copy / "exercises" / "99_stray.ipynb"
+    stray.write_text("{}")
+    assert release.main(check=True, root=course_copy) == 1
+    err = capsys.readouterr().err
+    assert victim.name in err and "99_stray.ipynb (no source" in err
+    stray.unlink()
+    assert release.main(root=course_copy) == 0
+    assert release.main(check=True, root=course_copy) == 0
+
+
+def test_malformed_source_notebook_is_reported_not_written(course_copy, capsys):
+    src = sorted((course_copy / "source").glob("*.ipynb"))[0]
+    before = {p: p.read_bytes() for p in (course_copy / "exercises").glob("*.ipynb")}
+    src.write_text("{ not json")
+    assert release.main(root=course_copy) == 2
+    assert "not a readable notebook" in capsys.readouterr().err
+    assert before == {p: p.read_bytes() for p in (course_copy / "exercises").glob("*.ipynb")}
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "a" / "nb.ipynb"
+    release.atomic_write(target, "one")
+    release.atomic_write(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in target.parent.iterdir()] == ["nb.ipynb"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", sorted((ROOT / "exercises").glob("*.ipynb")), ids=lambda p: p.name)
+def test_unsolved_exercise_fails_at_its_stub(path):
+    """The student copy must fail (at a stub) until it is solved: checks that cannot fail teach nothing."""
+    import nbclient
+    from nbclient.exceptions import CellExecutionError
+
+    from rtxcourse import catalog, runtime
+
+    lesson = catalog.by_notebook(path)
+    ok, why = lesson.can_run(runtime.tier(), catalog.available_frameworks())
+    if not ok:
+        pytest.skip(why)
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    with pytest.raises(CellExecutionError, match="NotImplementedError"):
+        client.execute()

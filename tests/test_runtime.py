@@ -1,0 +1,79 @@
+import random
+
+import numpy as np
+import pytest
+
+from rtxcourse import runtime
+
+
+@pytest.fixture
+def fresh_quick():
+    yield
+    runtime.set_quick_mode(None)
+    runtime.tier.cache_clear()
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("", False), ("no", False)])
+def test_quick_mode_reads_env_once(monkeypatch, fresh_quick, value, expected):
+    monkeypatch.setenv("RTXCOURSE_QUICK", value)
+    runtime.set_quick_mode(None)
+    assert runtime.quick_mode() is expected
+    monkeypatch.setenv("RTXCOURSE_QUICK", "0" if expected else "1")
+    assert runtime.quick_mode() is expected  # cached: a lesson cannot change size half-way
+
+
+def test_by_tier_picks_quick_then_tier(monkeypatch, fresh_quick):
+    runtime.set_quick_mode(True)
+    assert runtime.by_tier(quick=1, cpu=2, gpu=3) == 1
+    runtime.set_quick_mode(False)
+    for tier, expected in (("cpu", 2), ("1-gpu", 3), ("multi-gpu", 4)):
+        monkeypatch.setenv("RTXCOURSE_TIER", tier)
+        runtime.tier.cache_clear()
+        assert runtime.by_tier(quick=1, cpu=2, gpu=3, multi_gpu=4) == expected
+    monkeypatch.setenv("RTXCOURSE_TIER", "multi-gpu")
+    runtime.tier.cache_clear()
+    assert runtime.by_tier(quick=1, cpu=2, gpu=3) == 3  # multi_gpu defaults to gpu
+    assert runtime.by_tier(quick=1, cpu=2) == 2  # gpu defaults to cpu
+
+
+def test_bad_tier_override_is_a_clear_error(monkeypatch, fresh_quick):
+    monkeypatch.setenv("RTXCOURSE_TIER", "tpu")
+    runtime.tier.cache_clear()
+    with pytest.raises(ValueError, match="unknown hardware tier 'tpu'"):
+        runtime.tier()
+
+
+def test_tier_follows_visible_gpus(monkeypatch, fresh_quick):
+    from rtxcourse import hardware
+
+    monkeypatch.delenv("RTXCOURSE_TIER", raising=False)
+    for n, expected in ((0, "cpu"), (1, "1-gpu"), (4, "multi-gpu")):
+        monkeypatch.setattr(hardware, "visible_gpu_count", lambda n=n: n)
+        runtime.tier.cache_clear()
+        assert runtime.tier() == expected
+
+
+def test_seed_everything_is_reproducible():
+    runtime.seed_everything(123)
+    a = (random.random(), np.random.rand(3))
+    runtime.seed_everything(123)
+    b = (random.random(), np.random.rand(3))
+    assert a[0] == b[0] and np.array_equal(a[1], b[1])
+    with pytest.raises(ValueError, match="non-negative int"):
+        runtime.seed_everything(-1)
+
+
+def test_seed_everything_seeds_imported_torch():
+    torch = pytest.importorskip("torch")
+    seeded = runtime.seed_everything(7)
+    assert "torch" in seeded
+    x = torch.rand(3)
+    runtime.seed_everything(7)
+    assert torch.equal(x, torch.rand(3))
+
+
+def test_setup_prints_machine(capsys, fresh_quick):
+    info = runtime.setup(seed=3)
+    out = capsys.readouterr().out
+    assert f"tier={info.tier}" in out and "seed=3" in out
+    assert info.quick is runtime.quick_mode()
