@@ -15,11 +15,16 @@ import numpy as np
 from rtxcourse.runtime import import_tensorflow
 
 
-def map_numpy(ds, transform, *, seed: int = 0, num_parallel_calls=None, deterministic: bool | None = None,
+AUTOTUNE = -1  # the value of tf.data.AUTOTUNE, without importing TensorFlow to name a default
+
+
+def map_numpy(ds, transform, *, seed: int = 0, num_parallel_calls: int | None = AUTOTUNE, deterministic: bool | None = None,
               output_shape: tuple[int, ...] | None = None, output_dtype=None):
     """Apply ``transform(image, rng)`` to the image of each ``(image, label)`` element of ``ds``.
 
-    ``num_parallel_calls`` defaults to ``tf.data.AUTOTUNE``. The output's shape and dtype are
+    ``num_parallel_calls`` defaults to ``tf.data.AUTOTUNE``; ``None`` maps sequentially in the
+    calling thread, as ``Dataset.map`` does without it (any number, even 1, runs the map in a
+    background thread that works ahead, which is a prefetch of its own). The output's shape and dtype are
     found by running the transform once on zeros when the input shape is fully known; give
     ``output_shape`` (and ``output_dtype``, default: the input's) when images vary in size.
     Each epoch draws new random numbers.
@@ -50,5 +55,4 @@ def map_numpy(ds, transform, *, seed: int = 0, num_parallel_calls=None, determin
 
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     return tf.data.Dataset.zip((ds, seeds)).map(
-        fn, num_parallel_calls=tf.data.AUTOTUNE if num_parallel_calls is None else num_parallel_calls,
-        deterministic=deterministic)
+        fn, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
