@@ -178,9 +178,9 @@ def bench_dataloader(images: np.ndarray, size: int, max_workers: int) -> bench.R
 
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Run every part this machine has the libraries for; return their reports."""
-    size = args.size or by_tier(quick=112, cpu=224)
-    n = args.images or by_tier(quick=48, cpu=256, gpu=1024)
-    max_workers = args.max_workers or min(8, os.cpu_count() or 1)
+    size = by_tier(quick=112, cpu=224) if args.size is None else args.size
+    n = by_tier(quick=48, cpu=256, gpu=1024) if args.images is None else args.images
+    max_workers = min(8, os.cpu_count() or 1) if args.max_workers is None else args.max_workers
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - {"albumentations", "tf", "torch"}
     if unknown:
