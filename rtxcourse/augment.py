@@ -111,6 +111,13 @@ def _number(value, name: str, low: float, high: float = math.inf) -> float:
     return float(value)
 
 
+def _choice(value, options: dict, name: str):
+    """Return ``options[value]``, or raise naming the allowed values."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return options[value]
+
+
 def _keep_channels(out: np.ndarray, image: np.ndarray) -> np.ndarray:
     """OpenCV drops a trailing channel axis of size 1: put it back so shapes are preserved."""
     return out[:, :, None] if image.ndim == 3 and out.ndim == 2 else out
@@ -161,16 +168,13 @@ def random_rotate(image: np.ndarray, max_degrees: float, rng: np.random.Generato
     """
     check_image(image)
     _number(max_degrees, "max_degrees", 0.0, 180.0)
-    if border not in BORDERS:
-        raise ValueError(f"border must be one of {sorted(BORDERS)}, got {border!r}")
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
+    border_mode = _choice(border, BORDERS, "border")
+    flags = _choice(interpolation, INTERPOLATIONS, "interpolation")
     angle = _check_rng(rng).uniform(-max_degrees, max_degrees)
     h, w = image.shape[:2]
     # The centre of an image with pixel centres at 0..W-1 is (W-1)/2, not W//2.
     matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
-    out = cv2.warpAffine(image, matrix, (w, h), flags=INTERPOLATIONS[interpolation],
-                         borderMode=BORDERS[border], borderValue=(fill,) * 4)
+    out = cv2.warpAffine(image, matrix, (w, h), flags=flags, borderMode=border_mode, borderValue=(fill,) * 4)
     return _keep_channels(out, image)
 
 
@@ -186,8 +190,7 @@ def random_resized_crop(image: np.ndarray, size, rng: np.random.Generator, scale
     out_h, out_w = _pair(size, "output size")
     s_lo, s_hi = _range(scale, "scale", 0.0, 1.0)
     r_lo, r_hi = _range(ratio, "ratio", 1e-6, math.inf)
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
+    flags = _choice(interpolation, INTERPOLATIONS, "interpolation")
     _check_rng(rng)
     h, w = image.shape[:2]
     area = h * w
@@ -203,7 +206,7 @@ def random_resized_crop(image: np.ndarray, size, rng: np.random.Generator, scale
         cw, ch = (w, min(h, round(w / aspect))) if w / h < aspect else (min(w, round(h * aspect)), h)
         top, left = (h - ch) // 2, (w - cw) // 2
     crop = image[top:top + ch, left:left + cw]
-    out = cv2.resize(crop, (out_w, out_h), interpolation=INTERPOLATIONS[interpolation])
+    out = cv2.resize(crop, (out_w, out_h), interpolation=flags)
     return _keep_channels(out, image)
 
 
@@ -334,8 +337,8 @@ class RandomRotate(Transform):
 
     def __init__(self, max_degrees: float, border: str = "reflect", fill: float = 0, interpolation: str = "linear"):
         _number(max_degrees, "max_degrees", 0.0, 180.0)
-        if border not in BORDERS:
-            raise ValueError(f"border must be one of {sorted(BORDERS)}, got {border!r}")
+        _choice(border, BORDERS, "border")
+        _choice(interpolation, INTERPOLATIONS, "interpolation")
         self.max_degrees, self.border, self.fill, self.interpolation = max_degrees, border, fill, interpolation
 
     def __call__(self, image, rng):
@@ -350,6 +353,7 @@ class RandomResizedCrop(Transform):
         self.size = _pair(size, "output size")
         self.scale, self.ratio = _range(scale, "scale", 0.0, 1.0), _range(ratio, "ratio", 1e-6, math.inf)
         self.interpolation = interpolation
+        _choice(interpolation, INTERPOLATIONS, "interpolation")
 
     def __call__(self, image, rng):
         return random_resized_crop(image, self.size, rng, scale=self.scale, ratio=self.ratio,

@@ -5,7 +5,8 @@ colour jitter, one cutout square) runs on the same real photos (scikit-image's s
 
 1. **one process**: ``rtxcourse.augment`` against albumentations, the same chain on the same
    images (both call the same OpenCV kernels, so a gap is per-call overhead), and each
-   transform alone, to find where a gap comes from;
+   transform alone, to find where a gap comes from; timed in alternating rounds so that
+   background load falls on both alike;
 2. **tf.data**: our chain through ``tf.numpy_function`` and the closest Keras preprocessing
    layers chain, each at ``num_parallel_calls`` 1, 2, ... and AUTOTUNE;
 3. **DataLoader**: our chain in ``num_workers`` 0, 1, 2, ... worker processes.
@@ -97,16 +98,32 @@ def _epoch_timer(fn, name: str, n: int, sync=None, **params) -> bench.Measuremen
     return bench.measure(fn, name=name, warmup=1, repeats=3, number=1, work=n, unit="img", sync=sync, params=params)
 
 
+def _head_to_head(fns: dict, n: int, rounds: int = 5) -> list[bench.Measurement]:
+    """Time several epoch functions in alternating rounds, so a change in background load hits all alike.
+
+    Each round times every function once (after one warm-up epoch each, in the first round);
+    a function's repeats are its times from all rounds.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(rounds):
+        for name, fn in fns.items():
+            times[name] += bench.measure(fn, name=name, warmup=1 if r == 0 else 0, repeats=1, number=1).times
+    return [bench.Measurement(name, t, work=n, unit="img") for name, t in times.items()]
+
+
 def bench_one_process(images: np.ndarray, size: int, with_albumentations: bool) -> list[bench.Report]:
     """Our chain against albumentations' in this process, whole and transform by transform."""
     rng = np.random.default_rng(0)
     ours = our_chain(size)
     chain = bench.Report(f"augmentation chain, one process ({len(images)} photos, crop {size})")
-    chain.add(_epoch_timer(lambda: [ours(im, rng) for im in images], "rtxcourse.augment", len(images)))
+    fns = {"rtxcourse.augment": lambda: [ours(im, rng) for im in images]}
+    if with_albumentations:
+        alb = albumentations_chain(size)
+        fns["albumentations"] = lambda: [alb(image=im)["image"] for im in images]
+    for m in _head_to_head(fns, len(images)):
+        chain.add(m)
     if not with_albumentations:
         return [chain]
-    alb = albumentations_chain(size)
-    chain.add(_epoch_timer(lambda: [alb(image=im)["image"] for im in images], "albumentations", len(images)))
     chain.ratio("rtxcourse.augment", "albumentations")
 
     # Each transform alone, on the crops the chain's later steps see, to locate any overhead.
@@ -118,9 +135,10 @@ def bench_one_process(images: np.ndarray, size: int, with_albumentations: bool) 
         name = type(ours_t).__name__
         single = albumentations.Compose([alb_t], seed=0)
         source = images if name == "RandomCrop" else crops
-        steps.add(_epoch_timer(lambda t=ours_t, s=source: [t(im, rng) for im in s], f"{name} ours", len(images)))
-        steps.add(_epoch_timer(lambda t=single, s=source: [t(image=im)["image"] for im in s], f"{name} albumentations",
-                               len(images)))
+        pair = {f"{name} ours": lambda t=ours_t, s=source: [t(im, rng) for im in s],
+                f"{name} albumentations": lambda t=single, s=source: [t(image=im)["image"] for im in s]}
+        for m in _head_to_head(pair, len(images), rounds=3):
+            steps.add(m)
         steps.ratio(f"{name} ours", f"{name} albumentations")
     return [chain, steps]
 
