@@ -168,7 +168,13 @@ def import_tensorflow():
         try:
             import tensorflow as tf
 
-            tf.config.list_physical_devices("GPU")  # triggers the CUDA probe while filtered
+            # Grow GPU memory on demand instead of TensorFlow's default of taking nearly all of it,
+            # so torch (same kernel, lessons 01 and 05) and other processes still get memory.
+            for gpu in tf.config.list_physical_devices("GPU"):  # also the CUDA probe, filtered
+                try:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                except RuntimeError:  # devices already initialised: the setting is fixed now
+                    pass
         finally:
             os.dup2(saved, 2)
             os.close(saved)

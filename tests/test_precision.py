@@ -1,0 +1,368 @@
+"""Tests for rtxcourse.precision (formats, rounding, the chooser) and its torch / Keras halves."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from rtxcourse import precision
+from rtxcourse.precision import FORMATS, PrecisionWarning, bit_fields, choose_precision, normalize_dtype, round_to
+
+
+def _random_floats(n: int, seed: int, low_exp: int = -30, high_exp: int = 20) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(n) * np.exp2(rng.uniform(low_exp, high_exp, n))).astype(np.float32)
+
+
+def _same(a, b) -> np.ndarray:
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_import_loads_no_framework():
+    code = "import sys, rtxcourse.precision; print(any(m in sys.modules for m in ('torch', 'tensorflow', 'keras')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name, np_dtype", [("fp32", np.float32), ("fp16", np.float16)])
+def test_format_constants_match_numpy_finfo(name, np_dtype):
+    f, fi = FORMATS[name], np.finfo(np_dtype)
+    assert f.max == float(fi.max)
+    assert f.min_normal == float(fi.smallest_normal)
+    assert f.min_subnormal == float(fi.smallest_subnormal)
+    assert f.eps == float(fi.eps)
+    assert f.bits == fi.bits
+
+
+def test_format_constants_of_formats_numpy_lacks():
+    assert FORMATS["bf16"].max == pytest.approx(3.3895313892515355e38)
+    assert FORMATS["bf16"].min_normal == FORMATS["fp32"].min_normal  # same exponent: same range
+    assert FORMATS["bf16"].eps == 2**-7
+    assert FORMATS["tf32"].eps == FORMATS["fp16"].eps and FORMATS["tf32"].storage_bits == 32
+    assert FORMATS["fp8_e4m3"].max == 448 and FORMATS["fp8_e4m3"].min_subnormal == 2**-9
+    assert FORMATS["fp8_e5m2"].max == 57344 and FORMATS["fp8_e5m2"].min_subnormal == 2**-16
+
+
+@pytest.mark.parametrize("spelling, expected", [
+    ("bfloat16", "bf16"), ("BF16", "bf16"), ("half", "fp16"), ("mixed_float16", "fp16"), ("float32", "fp32"),
+    ("torch.bfloat16", "bf16"), (np.float16, "fp16"), (np.dtype("float32"), "fp32"), ("float8_e4m3fn", "fp8_e4m3"),
+    ("tf32", "tf32"),
+])
+def test_normalize_dtype_spellings(spelling, expected):
+    assert normalize_dtype(np.dtype(spelling) if spelling is np.float16 else spelling) == expected
+
+
+def test_normalize_dtype_rejects_unknown_with_the_choices():
+    with pytest.raises(ValueError, match="unknown floating-point format 'int8'.*bf16"):
+        normalize_dtype("int8")
+
+
+def test_format_table_has_every_format_and_text_aligns():
+    rows = precision.format_table()
+    assert [r["format"] for r in rows] == list(FORMATS)
+    text = precision.format_table_text(["fp16", "bf16"]).splitlines()
+    assert len(text) == 4 and len({len(line) for line in text}) == 1
+
+
+# --------------------------------------------------------------------------- rounding
+
+
+def test_round_to_fp16_matches_numpy_on_random_values():
+    x = _random_floats(100_000, seed=1)
+    with np.errstate(over="ignore"):
+        ref = x.astype(np.float16).astype(np.float64)
+    assert _same(round_to(x, "fp16"), ref).all()
+
+
+@pytest.mark.parametrize("name, attr, saturate", [
+    ("bf16", "bfloat16", False), ("fp8_e4m3", "float8_e4m3fn", True), ("fp8_e5m2", "float8_e5m2", False)])
+def test_round_to_matches_torch_casts(name, attr, saturate):
+    torch = pytest.importorskip("torch")
+    x = np.concatenate([_random_floats(50_000, seed=2), np.float32([0, -0.0, np.inf, -np.inf, 448, 464, 500, 1e9])])
+    ref = torch.from_numpy(x).to(getattr(torch, attr)).double().numpy()
+    # torch saturates out-of-range values for E4M3 (no inf there); saturate=True is that convention
+    assert _same(round_to(x, name, saturate=saturate), ref).all()
+
+
+def test_round_to_edge_cases():
+    assert round_to(65519, "fp16") == 65504  # below half an ulp past max: rounds down to max
+    assert round_to(65520, "fp16") == np.inf  # half an ulp past max: overflows
+    assert round_to(2.0**-25, "fp16") == 0  # a tie between 0 and the smallest subnormal: to even, 0
+    assert round_to(3 * 2.0**-26, "fp16") == 2.0**-24
+    assert round_to(1 + 2.0**-8, "bf16") == 1  # tie: to even
+    assert round_to(1 + 3 * 2.0**-8, "bf16") == 1 + 2.0**-6
+    assert np.isnan(round_to(500, "fp8_e4m3")) and round_to(500, "fp8_e4m3", saturate=True) == 448
+    assert round_to(-1e30, "fp16") == -np.inf and np.signbit(round_to(-1e-30, "fp16"))
+    assert round_to(1e30, "bf16") == pytest.approx(1e30, rel=2**-8)  # bf16 keeps fp32's range
+
+
+def test_round_to_is_idempotent_and_monotonic():
+    for name in FORMATS:
+        x = np.sort(_random_floats(20_000, seed=3, low_exp=-20, high_exp=10).astype(np.float64))
+        r = round_to(x, name)
+        assert _same(round_to(r, name), r).all(), name
+        finite = np.isfinite(r)
+        assert (np.diff(r[finite]) >= 0).all(), name
+
+
+# --------------------------------------------------------------------------- bit fields
+
+
+def test_bit_fields_match_numpy_bit_patterns():
+    for v in list(_random_floats(2000, seed=4)) + [0.0, -0.0, 1.0, 65504.0, 1e-7, np.inf, -np.inf]:
+        for dtype, np_t, u_t, width in (("fp32", np.float32, np.uint32, 32), ("fp16", np.float16, np.uint16, 16)):
+            with np.errstate(over="ignore"):
+                expected = format(int(np.array(v, dtype=np_t).view(u_t)), f"0{width}b")
+            p = bit_fields(float(v), dtype)
+            assert p.sign + p.exponent + p.mantissa == expected, (v, dtype)
+
+
+def test_bit_fields_of_fp8_and_bad_input():
+    assert str(bit_fields(448, "fp8_e4m3")).startswith("0 | 1111 | 110")
+    p = bit_fields(float("nan"), "fp8_e4m3")
+    assert (p.exponent, p.mantissa) == ("1111", "111")
+    with pytest.raises(TypeError, match="one real number"):
+        bit_fields([1.0, 2.0], "fp16")
+
+
+def test_plot_layouts_draws_one_row_per_format():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = precision.plot_layouts(["fp32", "bf16"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["bfloat16", "float32"]
+
+
+# --------------------------------------------------------------------------- choice
+
+
+@pytest.mark.parametrize("device, requested, capability, cpu_bf16, dtype, scaling, tf32, warns", [
+    ("cpu", "auto", None, True, "bfloat16", False, False, False),
+    ("cpu", "auto", None, False, "float32", False, False, False),
+    ("cpu", "fp16", None, True, "bfloat16", False, False, True),  # fp16 on a CPU: warn, bf16
+    ("cpu", "fp16", None, False, "float32", False, False, True),  # ... or fp32 without native bf16
+    ("cpu", "tf32", None, True, "float32", False, False, True),
+    ("cpu", "bf16", None, False, "bfloat16", False, False, False),  # honoured (reason says it is slow)
+    ("cpu", "fp32", None, True, "float32", False, False, False),
+    ("cuda", "auto", (9, 0), None, "bfloat16", False, True, False),
+    ("cuda", "auto", "8.6", None, "bfloat16", False, True, False),
+    ("cuda", "auto", (7, 5), None, "float16", True, False, False),  # Turing: fp16 + scaling
+    ("cuda", "bf16", (7, 0), None, "float16", True, False, True),  # Volta: bf16 asked, fp16 given, said aloud
+    ("cuda", "auto", (6, 1), None, "float32", False, False, False),  # no Tensor Cores
+    ("cuda", "fp32", (8, 0), None, "float32", False, False, False),  # strict baseline: TF32 off
+    ("cuda", "tf32", (8, 0), None, "float32", False, True, False),
+    ("cuda", "tf32", (7, 5), None, "float32", False, False, True),
+    ("cuda", "fp16", (9, 0), None, "float16", True, True, False),
+    ("gpu", "mixed_bfloat16", (8, 9), None, "bfloat16", False, True, False),
+])
+def test_choose_precision_rules(device, requested, capability, cpu_bf16, dtype, scaling, tf32, warns):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan = choose_precision(device, requested=requested, capability=capability, cpu_bf16=cpu_bf16)
+    assert (plan.dtype, plan.loss_scaling, plan.tf32) == (dtype, scaling, tf32)
+    assert [w.category for w in caught] == ([PrecisionWarning] if warns else [])
+    if warns:
+        assert caught[0].filename == __file__  # the warning points at the caller's line
+    assert plan.reason and plan.device in ("cpu", "cuda")
+
+
+def test_plan_names_for_keras_and_tables():
+    plan = choose_precision("cuda", capability=(7, 5))
+    assert (plan.keras_policy, plan.short, plan.mixed) == ("mixed_float16", "fp16+scaling", True)
+    plan = choose_precision("cuda", requested="tf32", capability=(8, 0))
+    assert (plan.keras_policy, plan.short, plan.mixed) == ("float32", "tf32", False)
+    assert "dynamic loss scaling" in str(choose_precision("cuda", capability="7.0"))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"device": "tpu"}, "device must be 'cpu' or 'cuda'"),
+    ({"device": "cuda"}, "needs the GPU's compute capability"),
+    ({"device": "cpu", "requested": "int4"}, "requested precision must be one of"),
+    ({"device": "cpu", "requested": "fp8"}, "requested precision must be one of"),
+])
+def test_choose_precision_rejects_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        choose_precision(kwargs.pop("device"), **kwargs)
+
+
+# --------------------------------------------------------------------------- torch
+
+
+@pytest.fixture(scope="module")
+def pt():
+    pytest.importorskip("torch")
+    from rtxcourse import precision_torch
+
+    return precision_torch
+
+
+def test_torch_autocast_and_scaler_follow_the_plan(pt):
+    import torch
+
+    a = torch.randn(8, 8)
+    bf16 = choose_precision("cpu", requested="bf16")
+    with pt.autocast(bf16):
+        assert (a @ a).dtype == torch.bfloat16
+    with pt.autocast(choose_precision("cpu", requested="fp32")):
+        assert (a @ a).dtype == torch.float32
+    assert not pt.grad_scaler(bf16).is_enabled()
+    fp16 = choose_precision("cuda", capability=(7, 5))
+    assert pt.torch_dtype(fp16) == torch.float16
+
+
+def test_torch_plan_warns_for_fp16_on_cpu(pt):
+    with pytest.warns(PrecisionWarning, match="fp16 was requested on a CPU"):
+        plan = pt.plan("cpu", "fp16")
+    assert plan.dtype in ("bfloat16", "float32")
+    with pytest.raises(ValueError, match="CPU or CUDA"):
+        pt.plan("meta")
+
+
+def test_torch_tf32_switches_both_matmul_and_conv_and_restore(pt):
+    import torch
+
+    before = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision)
+    with pt.tf32(True):
+        assert pt.tf32_enabled() and torch.backends.cudnn.conv.fp32_precision == "tf32"
+        with pt.tf32(False):
+            assert not pt.tf32_enabled() and torch.backends.cudnn.conv.fp32_precision == "ieee"
+    assert (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision) == before
+    with pytest.raises(TypeError):
+        pt.set_tf32("yes")
+
+
+def test_torch_train_step_learns_in_every_cpu_plan(pt):
+    import torch
+
+    from rtxcourse.models_torch import MLP
+
+    X, y = torch.randn(64, 16, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 4
+    for req in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = MLP(16, (32,), 4)
+        step = pt.make_train_step(model, torch.optim.Adam(model.parameters(), 1e-2),
+                                  torch.nn.functional.cross_entropy, choose_precision("cpu", requested=req))
+        losses = [step(X, y).item() for _ in range(30)]
+        assert losses[-1] < 0.7 * losses[0], (req, losses[0], losses[-1])
+
+
+def test_torch_train_step_with_fp16_scaler_skips_overflowing_step(pt):
+    """A float16 plan on CPU (forced: the chooser never picks it there) scales and skips inf steps."""
+    import torch
+
+    plan = precision.PrecisionPlan("cpu", "float16", True, False, "forced for the test")
+    model = torch.nn.Linear(4, 2)
+    scaler = pt.grad_scaler(plan, init_scale=2.0**16)
+    step = pt.make_train_step(model, torch.optim.SGD(model.parameters(), 0.1), torch.nn.functional.cross_entropy, plan, scaler)
+    X, y = torch.randn(8, 4), torch.zeros(8, dtype=torch.long)
+    step(X, y)
+    w = model.weight.detach().clone()
+    step(X * 1e6, y)  # the fp16 forward overflows: inf loss, inf gradients
+    assert torch.equal(model.weight, w), "the overflowing step must be skipped"
+    assert scaler.get_scale() == 2.0**15
+
+
+# --------------------------------------------------------------------------- Keras
+
+
+@pytest.fixture(scope="module")
+def ptf():
+    pytest.importorskip("tensorflow")
+    from rtxcourse import precision_tf
+
+    return precision_tf
+
+
+@pytest.mark.slow
+def test_keras_policy_context_builds_mixed_models_and_restores(ptf):
+    import keras
+
+    from rtxcourse.models_tf import mlp
+
+    before = keras.mixed_precision.global_policy().name
+    with ptf.policy(choose_precision("cpu", requested="bf16")):
+        model = mlp((16,), (32,), 4)
+    assert keras.mixed_precision.global_policy().name == before
+    hidden = model.layers[2]
+    assert (hidden.compute_dtype, hidden.variable_dtype) == ("bfloat16", "float32")
+    assert model.output.dtype == "float32"
+    with pytest.raises(TypeError):
+        with ptf.policy(3):
+            pass
+
+
+@pytest.mark.slow
+def test_keras_loss_scale_optimizer_skips_overflow_and_halves_scale(ptf):
+    import keras
+
+    from rtxcourse.models_tf import mlp
+
+    fp16 = choose_precision("cuda", capability=(7, 5))  # a plan with loss scaling, run here on the CPU
+    with ptf.policy(fp16):
+        model = mlp((4,), (8,), 2)
+    opt = ptf.optimizer(keras.optimizers.SGD(0.1), fp16)
+    assert isinstance(opt, keras.mixed_precision.LossScaleOptimizer)
+    assert ptf.optimizer(keras.optimizers.SGD(0.1), choose_precision("cpu")).__class__ is keras.optimizers.SGD
+    step = ptf.make_train_step(model, opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    X, y = np.ones((8, 4), np.float32), np.zeros(8, np.int64)
+    step(X, y)
+    scale, w = float(opt.dynamic_scale), model.layers[2].kernel.numpy().copy()
+    step(X * 1e30, y)
+    assert float(opt.dynamic_scale) == scale / 2
+    assert np.array_equal(model.layers[2].kernel.numpy(), w)
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def test_bench_matmul_sweep_names_ratios_and_cpu_fp16_limit(monkeypatch):
+    pytest.importorskip("torch")
+    from rtxcourse.benchmarks import precision as bp
+
+    monkeypatch.setattr(bp, "CPU_FP16_MAX_N", 16)  # tiny sizes keep the test fast
+    report = bp.matmul_sweep("torch", [16, 32], repeats=1)
+    names = [m.name for m in report.measurements]
+    assert names == ["fp32 16", "bf16 16", "fp16 16", "fp32 32", "bf16 32"]
+    assert [(r.value, r.baseline) for r in report.ratios] == [("bf16 16", "fp32 16"), ("fp16 16", "fp32 16"),
+                                                               ("bf16 32", "fp32 32")]
+    assert any("fp16 skipped on the CPU at n = 32" in n for n in report.notes)
+    assert report["bf16 32"].rate > 0 and report.to_dict()["notes"] == report.notes
+    assert "fp16 skipped" in report.table()
+    with pytest.raises(ValueError, match="framework must be"):
+        bp.matmul_sweep("jax")
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        bp.matmul_sweep("torch", [0])
+
+
+def test_bench_train_steps_compare_each_plan_with_fp32():
+    pytest.importorskip("torch")
+    from rtxcourse.benchmarks import precision as bp
+
+    tiny = bp.TrainSizes(batch=4, image=8, width=8, seq_len=8, d_model=16, n_heads=2, n_layers=1, seq_batch=4)
+    report = bp.torch_train_steps(tiny, repeats=1)
+    names = [m.name for m in report.measurements]
+    assert names == ["cnn fp32", "cnn bf16", "transformer fp32", "transformer bf16"]
+    assert [(r.value, r.baseline) for r in report.ratios] == [("cnn bf16", "cnn fp32"), ("transformer bf16", "transformer fp32")]
+    assert report["cnn bf16"].unit == "sample" and report["cnn bf16"].work == 4
+
+
+def test_bench_run_command_picks_frameworks_and_parts(monkeypatch):
+    from rtxcourse.benchmarks import precision as bp
+
+    calls = []
+    monkeypatch.setattr(bp, "matmul_sweep", lambda fw, sizes: calls.append(("matmul", fw, sizes)) or fw)
+    monkeypatch.setattr(bp, "torch_train_steps", lambda: calls.append(("train", "torch")) or "t")
+    monkeypatch.setattr(bp, "tf_train_steps", lambda: calls.append(("train", "tf")) or "k")
+    monkeypatch.setattr("rtxcourse.catalog.available_frameworks", lambda: {"torch"})
+    assert bp.run(argparse.Namespace(framework="both", what="all", sizes=[64], quick=True)) == ["torch", "t"]
+    assert calls == [("matmul", "torch", [64]), ("train", "torch")]
+    with pytest.raises(SystemExit, match="tf is not installed"):
+        bp.run(argparse.Namespace(framework="tf", what="train", sizes=None, quick=True))
