@@ -98,7 +98,7 @@ def _epoch_timer(fn, name: str, n: int, sync=None, **params) -> bench.Measuremen
     return bench.measure(fn, name=name, warmup=1, repeats=3, number=1, work=n, unit="img", sync=sync, params=params)
 
 
-def _head_to_head(fns: dict, n: int, rounds: int = 5) -> list[bench.Measurement]:
+def _head_to_head(fns: dict, n: int, rounds: int = 5, sync=None) -> list[bench.Measurement]:
     """Time several epoch functions in alternating rounds, so a change in background load hits all alike.
 
     Each round times every function once (after one warm-up epoch each, in the first round);
@@ -107,7 +107,7 @@ def _head_to_head(fns: dict, n: int, rounds: int = 5) -> list[bench.Measurement]
     times: dict[str, list[float]] = {name: [] for name in fns}
     for r in range(rounds):
         for name, fn in fns.items():
-            times[name] += bench.measure(fn, name=name, warmup=1 if r == 0 else 0, repeats=1, number=1).times
+            times[name] += bench.measure(fn, name=name, warmup=1 if r == 0 else 0, repeats=1, number=1, sync=sync).times
     return [bench.Measurement(name, t, work=n, unit="img") for name, t in times.items()]
 
 
@@ -158,14 +158,17 @@ def bench_tf_data(images: np.ndarray, size: int, max_workers: int) -> bench.Repo
     report = bench.Report(f"tf.data map ({len(images)} photos, crop {size}, batches of 32)")
     layers = keras_chain(size)
     settings = [(str(p), p) for p in _parallelism(max_workers)] + [("AUTOTUNE", tf.data.AUTOTUNE)]
+    ours, keras_layers = {}, {}
     for label, calls in settings:
         ds = map_numpy(base, our_chain(size), num_parallel_calls=calls).batch(32).prefetch(tf.data.AUTOTUNE)
-        report.add(_epoch_timer(lambda d=ds: [None for _ in d], f"ours numpy_function x{label}", len(images), sync="tf"))
-    for label, calls in settings:
+        ours[f"ours numpy_function x{label}"] = lambda d=ds: [None for _ in d]
         # Keras layers work on whole batches (one op per batch, per-image random parameters).
         ds = (base.batch(32).map(lambda x, y: (layers(tf.cast(x, tf.float32), training=True), y),
                                  num_parallel_calls=calls).prefetch(tf.data.AUTOTUNE))
-        report.add(_epoch_timer(lambda d=ds: [None for _ in d], f"Keras layers x{label}", len(images), sync="tf"))
+        keras_layers[f"Keras layers x{label}"] = lambda d=ds: [None for _ in d]
+    for fns in (ours, keras_layers):  # each chain's settings in alternating rounds
+        for m in _head_to_head(fns, len(images), rounds=3, sync="tf"):
+            report.add(m)
     for impl in ("ours numpy_function", "Keras layers"):
         report.ratio(f"{impl} xAUTOTUNE", f"{impl} x1")
     report.ratio("ours numpy_function xAUTOTUNE", "Keras layers xAUTOTUNE")
