@@ -16,7 +16,8 @@ class ArrayDataset(Dataset):
     """Images (N, H, W, C) and labels (N,) as a map-style dataset.
 
     ``transform`` receives one HWC NumPy image and returns one (e.g. an ``rtxcourse.augment``
-    chain); the result is converted to a float32 tensor, CHW when ``channels_first``.
+    chain); the result is converted to a float32 tensor (uint8 scaled to [0, 1]), CHW when
+    ``channels_first``.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, transform=None, *, channels_first: bool = True):
@@ -30,6 +31,8 @@ class ArrayDataset(Dataset):
         img = self.x[i]
         if self.transform is not None:
             img = self.transform(img)
+        if img.dtype == np.uint8:  # photos: 0..255 -> 0..1, as torchvision's ToTensor does
+            img = img.astype(np.float32) / 255.0
         t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
         if self.channels_first:
             t = t.permute(2, 0, 1)

@@ -93,25 +93,16 @@ def teardown(ctx: DistContext) -> None:
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device`` (None = plain fp32).
 
-    ``auto``: bf16 on GPUs that support it (Ampere and newer) and on CPUs with native bf16;
-    fp16 (with a GradScaler) on older GPUs; fp32 otherwise. fp16 on a CPU is refused: CPUs
-    have no fast fp16 arithmetic.
+    The course's one rule decides (:func:`rtxcourse.precision.choose_precision`): ``auto`` is
+    bf16 on Ampere+ GPUs and on CPUs with native bf16, fp16 (with a GradScaler) on older GPUs,
+    fp32 otherwise; fp16 asked for on a CPU warns and falls back, since CPUs have no fast fp16.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise ValueError("fp16 autocast needs a CUDA device; on a CPU use precision='bf16'")
-        return torch.float16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    from rtxcourse.hardware import cpu_has_fast_bf16
+    from rtxcourse import precision_torch
 
-    return torch.bfloat16 if cpu_has_fast_bf16() else None
+    p = precision_torch.plan(device, precision)
+    return precision_torch.torch_dtype(p) if p.mixed else None
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

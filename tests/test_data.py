@@ -82,6 +82,8 @@ def test_torch_adapter():
     loader = data.as_torch_loader(x, y, batch_size=4, seed=0, transform=lambda im: im[::-1])
     xb, yb = next(iter(loader))
     assert xb.shape == (4, 3, 8, 8) and xb.dtype == torch.float32 and yb.dtype == torch.int64
+    u8 = data.as_torch_dataset(np.full((2, 4, 4, 3), 255, np.uint8), np.zeros(2, np.int64))
+    assert float(u8[0][0].max()) == 1.0, "uint8 images must be scaled to [0, 1]"
     order = lambda: [int(t) for _, b in data.as_torch_loader(x, np.arange(10), 5, seed=2) for t in b]  # noqa: E731
     assert order() == order()
 

@@ -2,6 +2,8 @@
 
 import pytest
 
+from rtxcourse.precision import PrecisionWarning
+
 torch = pytest.importorskip("torch")
 
 from rtxcourse import distributed_torch as dt  # noqa: E402
@@ -28,8 +30,8 @@ def test_autocast_dtype_rules():
     assert dt.autocast_dtype(cpu, "fp32") is None
     assert dt.autocast_dtype(cpu, "bf16") is torch.bfloat16
     assert dt.autocast_dtype(cpu, "auto") is (torch.bfloat16 if cpu_has_fast_bf16() else None)
-    with pytest.raises(ValueError, match="fp16 autocast needs a CUDA device"):
-        dt.autocast_dtype(cpu, "fp16")
+    with pytest.warns(PrecisionWarning, match="fp16 was requested on a CPU"):
+        assert dt.autocast_dtype(cpu, "fp16") is (torch.bfloat16 if cpu_has_fast_bf16() else None)
     with pytest.raises(ValueError, match="precision must be one of"):
         dt.autocast_dtype(cpu, "half")
 

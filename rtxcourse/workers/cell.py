@@ -20,6 +20,14 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv = [path, *args]  # the cell sees its own arguments, like a script would
     sys.path.insert(0, os.getcwd())
     runpy.run_path(path, run_name="__main__")
+    # The cell finished. Leave without the interpreter's final clean-up: a cell that destroys its
+    # process group while its DDP model is still referenced (the usual, correct order in a
+    # script) has that model freed at exit, after the group is gone, and torch 2.13 + gloo then
+    # aborts about one run in three ("terminate called without an active exception"), turning a
+    # finished job into a crashed rank. Results are already written; flush output and go.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
