@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rtxcourse.validate import positive_ints
+
 # Photos from scikit-image's bundled data (no download): name -> loader attribute.
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "camera")
 
@@ -32,12 +34,6 @@ _URLS = {
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
 }
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-
-
-def _check_positive(**values) -> None:
-    for name, v in values.items():
-        if not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
 
 def _resize_batch(images: np.ndarray, size: int) -> np.ndarray:
@@ -58,7 +54,7 @@ def digits(image_size: int = 8, channels: int = 1) -> tuple[np.ndarray, np.ndarr
     native resolution, larger sizes are upsampled (e.g. 32 for a CNN built for CIFAR-sized
     input). ``channels=3`` repeats the grey level for models that expect colour.
     """
-    _check_positive(image_size=image_size)
+    positive_ints(image_size=image_size)
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     from sklearn.datasets import load_digits
@@ -100,7 +96,7 @@ def synthetic_images(
     impossible to solve from mean pixel values alone. Memory is ``n * size * size * channels *
     4`` bytes, so pick ``n`` and ``size`` for the machine (see ``rtxcourse.by_tier``).
     """
-    _check_positive(n=n, size=size, num_classes=num_classes)
+    positive_ints(n=n, size=size, num_classes=num_classes)
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     if noise < 0:

@@ -8,21 +8,16 @@ overflow), and logits with ``from_logits=True`` in the loss are the numerically 
 from __future__ import annotations
 
 from rtxcourse.runtime import import_tensorflow
+from rtxcourse.validate import positive_ints
 
 import_tensorflow()  # quiet start-up before keras pulls TensorFlow in
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 
-def _check(**dims) -> None:
-    for name, v in dims.items():
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-
-
 def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...] = (512,), num_classes: int = 10, name: str = "mlp") -> keras.Model:
     """Flatten -> [Dense -> ReLU] * len(hidden) -> Dense(num_classes, float32 logits)."""
-    _check(num_classes=num_classes, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
+    positive_ints(num_classes=num_classes, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
     inputs = keras.Input(shape=tuple(input_shape))
     x = layers.Flatten()(inputs)
     for h in hidden:
@@ -38,7 +33,7 @@ def _conv_block(x, filters: int):
 
 def small_cnn(input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10, width: int = 32, name: str = "small_cnn") -> keras.Model:
     """Three conv stages (width, 2*width, 4*width filters), two 3x3 convs each; NHWC input."""
-    _check(num_classes=num_classes, width=width)
+    positive_ints(num_classes=num_classes, width=width)
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (H, W, C), got {input_shape!r}")
     inputs = keras.Input(shape=tuple(input_shape))
@@ -73,7 +68,7 @@ class _AddPosition(layers.Layer):
 def transformer_classifier(seq_len: int = 64, d_model: int = 256, n_heads: int = 4, n_layers: int = 2,
                            num_classes: int = 10, name: str = "transformer") -> keras.Model:
     """Float sequences (B, T, d_model) -> positions -> n_layers blocks -> mean -> float32 logits."""
-    _check(seq_len=seq_len, d_model=d_model, n_heads=n_heads, n_layers=n_layers, num_classes=num_classes)
+    positive_ints(seq_len=seq_len, d_model=d_model, n_heads=n_heads, n_layers=n_layers, num_classes=num_classes)
     inputs = keras.Input(shape=(seq_len, d_model))
     x = _AddPosition()(inputs)
     for _ in range(n_layers):

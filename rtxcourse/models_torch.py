@@ -9,11 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _check(**dims) -> None:
-    for name, v in dims.items():
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+from rtxcourse.validate import positive_ints
 
 
 class MLP(nn.Module):
@@ -21,7 +17,7 @@ class MLP(nn.Module):
 
     def __init__(self, in_features: int, hidden: tuple[int, ...] = (512,), num_classes: int = 10):
         super().__init__()
-        _check(in_features=in_features, num_classes=num_classes, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
+        positive_ints(in_features=in_features, num_classes=num_classes, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for h in hidden:
@@ -48,7 +44,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, width: int = 32):
         super().__init__()
-        _check(in_channels=in_channels, num_classes=num_classes, width=width)
+        positive_ints(in_channels=in_channels, num_classes=num_classes, width=width)
         w = width
         self.features = nn.Sequential(
             _conv_block(in_channels, w), _conv_block(w, w), nn.MaxPool2d(2),
@@ -68,7 +64,7 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, d_model: int = 256, n_heads: int = 4, mlp_ratio: int = 4):
         super().__init__()
-        _check(d_model=d_model, n_heads=n_heads, mlp_ratio=mlp_ratio)
+        positive_ints(d_model=d_model, n_heads=n_heads, mlp_ratio=mlp_ratio)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
@@ -86,7 +82,7 @@ class TransformerClassifier(nn.Module):
 
     def __init__(self, seq_len: int = 64, d_model: int = 256, n_heads: int = 4, n_layers: int = 2, num_classes: int = 10):
         super().__init__()
-        _check(seq_len=seq_len, n_layers=n_layers, num_classes=num_classes)
+        positive_ints(seq_len=seq_len, n_layers=n_layers, num_classes=num_classes)
         self.pos = nn.Parameter(torch.zeros(1, seq_len, d_model))
         self.blocks = nn.Sequential(*[TransformerBlock(d_model, n_heads) for _ in range(n_layers)])
         self.ln = nn.LayerNorm(d_model)
