@@ -213,12 +213,10 @@ def save_result(value: Any) -> Path | None:
     folder = os.environ.get(_RESULT_DIR_ENV)
     if not folder:
         return None
-    path = Path(folder) / f"rank{worker_rank()}.pkl"
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(value, f)
-    os.replace(tmp, path)  # the launcher never reads half a file
-    return path
+    from rtxcourse.files import atomic_write
+
+    # the launcher never reads half a file
+    return atomic_write(Path(folder) / f"rank{worker_rank()}.pkl", pickle.dumps(value))
 
 
 # --------------------------------------------------------------------------- launchers

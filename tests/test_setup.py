@@ -4,7 +4,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from rtxcourse import catalog
+from rtxcourse.distributed import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,16 +42,10 @@ def test_extras_let_a_learner_install_one_framework():
     assert "python=3.11" in (ROOT / "environment.yml").read_text()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_lab_command_serves_the_course_notebooks(tmp_path):
     venv = Path(sys.prefix)
-    port, token = _free_port(), "rtxcourse-test"
+    port, token = free_port(), "rtxcourse-test"
     lab_args = f"--no-browser --port {port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1"
     # The Makefile's own lab command, without re-running the install step (-o: treat it as done).
     dry = subprocess.run(["make", "-s", "-n", "-o", f"{venv}/.rtxcourse-installed", "lab", f"VENV={venv}", f"LAB_ARGS={lab_args}"],
