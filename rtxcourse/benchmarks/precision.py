@@ -27,20 +27,6 @@ FRAMEWORKS = ("torch", "tf")
 CPU_FP16_MAX_N = 256
 
 
-class NotedReport(bench.Report):
-    """A :class:`rtxcourse.bench.Report` with notes (MFU, what was skipped and why) under the table."""
-
-    def __init__(self, title: str, **kwargs):
-        super().__init__(title, **kwargs)
-        self.notes: list[str] = []
-
-    def table(self) -> str:
-        return "\n".join([super().table(), *self.notes])
-
-    def to_dict(self):
-        return {**super().to_dict(), "notes": list(self.notes)}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--framework", choices=("torch", "tf", "both"), default="both",
                         help="which framework to measure (default: both that are installed)")
@@ -126,7 +112,7 @@ _MATMULS = {"torch": (_torch_matmul, _torch_device), "tf": (_tf_matmul, _tf_devi
 
 
 def matmul_sweep(framework: str = "torch", sizes: list[int] | None = None, dtypes: list[str] | None = None,
-                 *, repeats: int = 5) -> NotedReport:
+                 *, repeats: int = 5) -> bench.Report:
     """Time square matmuls of each size in each dtype; return a report with ratios and MFU notes.
 
     Measurements are named ``"<dtype> <n>"`` (e.g. ``"bf16 2048"``) with ``work`` = 2 n^3 FLOPs,
@@ -141,7 +127,7 @@ def matmul_sweep(framework: str = "torch", sizes: list[int] | None = None, dtype
     if any(not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes must be positive ints, got {sizes!r}")
     dtypes = list(dtypes or sweep_dtypes(dev.kind, dev.capability))
-    report = NotedReport(f"{framework} matmul sweep on {dev.name}: n x n @ n x n")
+    report = bench.Report(f"{framework} matmul sweep on {dev.name}: n x n @ n x n")
     skipped: list[int] = []
     for n in sizes:
         for dtype in dtypes:
@@ -155,15 +141,15 @@ def matmul_sweep(framework: str = "torch", sizes: list[int] | None = None, dtype
             if dtype != "fp32" and "fp32" in dtypes:
                 report.ratio(f"{dtype} {n}", f"fp32 {n}")
     if skipped:
-        report.notes.append(f"fp16 skipped on the CPU at n = {', '.join(map(str, sorted(set(skipped))))}: "
+        report.note(f"fp16 skipped on the CPU at n = {', '.join(map(str, sorted(set(skipped))))}: "
                             f"no fast fp16 path on a CPU (measured only up to n = {CPU_FP16_MAX_N})")
     if dev.kind == "cuda":
         largest = max(sizes)
         for m in report.measurements:
             if m.params["n"] == largest:
-                report.notes.append(f"{m.name}: {bench.mfu(m.rate, gpu=dev.name, dtype=m.params['dtype'])}")
+                report.note(f"{m.name}: {bench.mfu(m.rate, gpu=dev.name, dtype=m.params['dtype'])}")
     else:
-        report.notes.append("MFU: no datasheet peak for CPUs; lesson 01 measures this CPU's own peak")
+        report.note("MFU: no datasheet peak for CPUs; lesson 01 measures this CPU's own peak")
     return report
 
 
@@ -213,7 +199,7 @@ def _unique_plans(requests, make_plan):
     return list(plans.values())
 
 
-def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> NotedReport:
+def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> bench.Report:
     """Samples/s of a full training step (forward, backward, AdamW) of the CNN and transformer."""
     import torch
     import torch.nn.functional as F
@@ -223,7 +209,7 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> N
 
     dev = _torch_device()
     s = sizes or train_sizes(dev.kind)
-    report = NotedReport(f"torch training step on {dev.name}")
+    report = bench.Report(f"torch training step on {dev.name}")
     cuda = dev.kind == "cuda"
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(s.batch, 3, s.image, s.image, generator=gen).to(dev.kind)
@@ -251,13 +237,13 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> N
                                          params={"model": model_name, "plan": str(p)}))
         for p in plans[1:]:
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
-    report.notes.append(f"sizes: {s}")
+    report.note(f"sizes: {s}")
     if not cuda:
-        report.notes.append("fp16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
+        report.note("fp16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
     return report
 
 
-def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> NotedReport:
+def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> bench.Report:
     """Samples/s of a full Keras training step (custom loop, Adam) per dtype policy."""
     import numpy as np
 
@@ -267,7 +253,7 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> Note
     keras = precision_tf.keras
     dev = _tf_device()
     s = sizes or train_sizes(dev.kind)
-    report = NotedReport(f"tf/keras training step on {dev.name}")
+    report = bench.Report(f"tf/keras training step on {dev.name}")
     rng = np.random.default_rng(0)
     data = {
         "cnn": (lambda: models_tf.small_cnn((s.image, s.image, 3), 10, s.width),
@@ -291,9 +277,9 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> Note
                                          params={"model": model_name, "plan": str(p), "policy": p.keras_policy}))
         for p in plans[1:]:
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
-    report.notes.append(f"sizes: {s}")
+    report.note(f"sizes: {s}")
     if dev.kind == "cpu":
-        report.notes.append("mixed_float16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
+        report.note("mixed_float16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
     return report
 
 
