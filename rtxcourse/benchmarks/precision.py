@@ -17,6 +17,7 @@ Every ratio compares two measurements of the same run (``bench.Report.ratio``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import dataclass
 
 from rtxcourse import bench
@@ -231,7 +232,8 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> b
                 model = model.to(memory_format=torch.channels_last)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
             step = precision_torch.make_train_step(model, opt, F.cross_entropy, p)
-            with precision_torch.tf32(p.tf32):
+            # Fixed shapes: cuDNN may time its convolution algorithms once (the warm-up absorbs it).
+            with precision_torch.tf32(p.tf32), _cudnn_benchmark(cuda):
                 report.add(bench.measure(lambda: step(X, y), name=f"{model_name} {p.short}", work=batch,
                                          unit="sample", sync="torch", repeats=repeats,
                                          params={"model": model_name, "plan": str(p)}))
@@ -241,6 +243,19 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> b
     if not cuda:
         report.note("fp16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
     return report
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(enabled: bool):
+    """Set ``torch.backends.cudnn.benchmark`` inside, restore it on exit."""
+    import torch
+
+    old = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = old
 
 
 def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> bench.Report:
