@@ -183,10 +183,11 @@ def torch_gpu_count() -> int:
     """Number of GPUs that torch workers started from this process can use.
 
     Asks the driver first (milliseconds, no import) and returns 0 when it reports none. Only
-    when the driver shows GPUs is torch imported and asked: a CPU-only torch build, or a driver
-    too old for torch's CUDA, sees none of them, and a job that put its workers on "cuda" would
-    fail in every rank; that case warns and counts 0 GPUs. Neither question creates a CUDA
-    context here, so this process keeps no GPU memory.
+    when the driver shows GPUs is torch imported and asked: a CPU-only torch build sees none
+    of them, and a job that put its workers on "cuda" would fail in every rank; that case
+    warns and counts 0 GPUs. ``torch.cuda.device_count()`` asks NVML, so this process (a
+    notebook kernel, usually) neither initialises CUDA, which would break CUDA in processes
+    it forks later, nor takes GPU memory.
     """
     from rtxcourse.hardware import visible_gpu_count
 
@@ -195,10 +196,10 @@ def torch_gpu_count() -> int:
         return 0
     import torch
 
-    usable = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    usable = torch.cuda.device_count()  # 0 for a CPU-only build; respects CUDA_VISIBLE_DEVICES
     if usable < driver:
         why = ("a CPU-only build" if torch.version.cuda is None
-               else f"built for CUDA {torch.version.cuda}: is the NVIDIA driver too old for it?")
+               else f"built for CUDA {torch.version.cuda}")
         warnings.warn(
             f"the NVIDIA driver shows {driver} GPU(s) but torch {torch.__version__} can use {usable} "
             f"({why}); torch workers that need a GPU will run on the CPU. Install a CUDA build "

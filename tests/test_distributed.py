@@ -66,9 +66,12 @@ def _machine(monkeypatch, driver: int, torch_sees: int):
     torch = pytest.importorskip("torch")
     from rtxcourse import hardware
 
+    def cuinit():  # torch.cuda.is_available() runs cuInit in the notebook's kernel: forks then lose CUDA
+        raise AssertionError("the launcher initialised CUDA in its own process")
+
     monkeypatch.setattr(hardware, "visible_gpu_count", lambda: driver)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: torch_sees > 0)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: torch_sees)
+    monkeypatch.setattr(torch.cuda, "is_available", cuinit)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: torch_sees)  # NVML: no CUDA initialisation
 
 
 def test_torch_jobs_count_the_gpus_torch_can_use(monkeypatch):
