@@ -24,6 +24,9 @@ script), never from a notebook cell: the ``%%distributed`` cell magic
 How many GPU processes? One process per GPU. ``device="auto"`` uses the GPUs when at least
 ``nprocs`` are visible and CPU processes otherwise (with a warning when some, but too few,
 GPUs exist); ``device="cuda"`` with too few GPUs is an error. See :func:`resolve_device`.
+
+Workers are always fresh interpreters (``subprocess``, never ``fork``), so a notebook kernel
+that has already used CUDA can launch GPU jobs: nothing of its CUDA state reaches them.
 """
 
 from __future__ import annotations
@@ -129,7 +132,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     return free_ports(1, host)[0]
 
 
-def resolve_device(nprocs: int, device: str = "auto", gpus: int | None = None) -> str:
+def resolve_device(nprocs: int, device: str = "auto", gpus: int | None = None, *,
+                   framework: str | None = None) -> str:
     """Decide whether ``nprocs`` worker processes run on GPUs (``"cuda"``) or CPUs (``"cpu"``).
 
     The rule: one process per GPU, never two processes on one GPU (NCCL refuses it and it
@@ -140,18 +144,23 @@ def resolve_device(nprocs: int, device: str = "auto", gpus: int | None = None) -
     * ``device="auto"``: GPUs when at least ``nprocs`` are visible; with none, CPU processes;
       with some but too few, CPU processes and a warning saying how to use the GPUs.
 
-    ``gpus`` is the number of visible GPUs (default: asked from the driver, no framework import).
+    ``gpus`` is the number of visible GPUs. By default it is asked from the driver (no
+    framework import); ``framework="torch"`` counts the GPUs torch can use instead
+    (:func:`torch_gpu_count`), which is what a torch job needs.
     """
     if not isinstance(nprocs, int) or isinstance(nprocs, bool) or nprocs < 1:
         raise ValueError(f"nprocs must be a positive int (processes to start), got {nprocs!r}")
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
-    if gpus is None:
-        from rtxcourse.hardware import visible_gpu_count
-
-        gpus = visible_gpu_count()
     if device == "cpu":
         return "cpu"
+    if gpus is None:
+        if framework == "torch":
+            gpus = torch_gpu_count()
+        else:
+            from rtxcourse.hardware import visible_gpu_count
+
+            gpus = visible_gpu_count()
     if gpus >= nprocs:
         return "cuda"
     if device == "cuda":
@@ -168,6 +177,37 @@ def resolve_device(nprocs: int, device: str = "auto", gpus: int | None = None) -
             stacklevel=3,
         )
     return "cpu"
+
+
+def torch_gpu_count() -> int:
+    """Number of GPUs that torch workers started from this process can use.
+
+    Asks the driver first (milliseconds, no import) and returns 0 when it reports none. Only
+    when the driver shows GPUs is torch imported and asked: a CPU-only torch build sees none
+    of them, and a job that put its workers on "cuda" would fail in every rank; that case
+    warns and counts 0 GPUs. ``torch.cuda.device_count()`` asks NVML, so this process (a
+    notebook kernel, usually) neither initialises CUDA, which would break CUDA in processes
+    it forks later, nor takes GPU memory.
+    """
+    from rtxcourse.hardware import visible_gpu_count
+
+    driver = visible_gpu_count()
+    if driver == 0:
+        return 0
+    import torch
+
+    usable = torch.cuda.device_count()  # 0 for a CPU-only build; respects CUDA_VISIBLE_DEVICES
+    if usable < driver:
+        why = ("a CPU-only build" if torch.version.cuda is None
+               else f"built for CUDA {torch.version.cuda}")
+        warnings.warn(
+            f"the NVIDIA driver shows {driver} GPU(s) but torch {torch.__version__} can use {usable} "
+            f"({why}); torch workers that need a GPU will run on the CPU. Install a CUDA build "
+            "of torch (README, 'GPU users') and check with `rtxcourse doctor`.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return usable
 
 
 # --------------------------------------------------------------------------- inside a worker
@@ -241,14 +281,15 @@ def launch_torch(
     --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint 127.0.0.1:PORT ...`` from this
     interpreter, so workers use this environment's torch. Each worker gets ``RANK``,
     ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` from torchrun (env://
-    rendezvous), ``RTXCOURSE_DEVICE`` (see :func:`resolve_device`) and this package on
-    ``PYTHONPATH``.
+    rendezvous), ``RTXCOURSE_DEVICE`` (see :func:`resolve_device`; the GPUs counted are those
+    torch can use, :func:`torch_gpu_count`) and this package on ``PYTHONPATH``. On GPUs every
+    worker sees all of them and takes GPU ``LOCAL_RANK``.
 
     ``echo`` prints each line live as ``[rank N] text`` (True), passes it to a callable, or
     stays silent (False). Raises :class:`DistributedJobError` when a rank fails or the job
     runs past ``timeout`` seconds; the whole job is stopped first.
     """
-    target, chosen = _prepare(script, module, nprocs, device, timeout)
+    target, chosen = _prepare(script, module, nprocs, device, timeout, framework="torch")
     with tempfile.TemporaryDirectory(prefix="rtxcourse-torchrun-") as folder:
         run_dir = Path(folder)
         command = [
@@ -320,11 +361,11 @@ def launch(framework: str, script=None, *, module=None, nprocs: int = 2, **kwarg
 # --------------------------------------------------------------------------- internals
 
 
-def _prepare(script, module, nprocs: int, device: str, timeout) -> tuple[list[str], str]:
+def _prepare(script, module, nprocs: int, device: str, timeout, framework: str | None = None) -> tuple[list[str], str]:
     """Validate a launch; return the interpreter arguments of the target and the chosen device."""
     target = _target(script, module)
     _check_timeout(timeout)
-    return target, resolve_device(nprocs, device)
+    return target, resolve_device(nprocs, device, framework=framework)
 
 
 def _target(script, module) -> list[str]:

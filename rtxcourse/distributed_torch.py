@@ -26,8 +26,6 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from rtxcourse.distributed import worker_device
-
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -56,20 +54,43 @@ class DistContext:
         return [self.device.index] if self.device.type == "cuda" else None
 
 
+def wants_cuda() -> bool:
+    """Whether this worker computes on a GPU.
+
+    The launchers of :mod:`rtxcourse.distributed` decide for the whole job and say so in
+    ``RTXCOURSE_DEVICE``. Started any other way (``torchrun`` by hand, Slurm, Kubernetes),
+    a worker uses a GPU when torch can see one, as every PyTorch script does.
+    """
+    chosen = os.environ.get("RTXCOURSE_DEVICE")
+    if chosen in ("cuda", "cpu"):
+        return chosen == "cuda"
+    return torch.cuda.is_available()
+
+
 def setup(timeout_s: float = 300.0) -> DistContext:
     """Join the job torchrun started (or become a world of one) and pick this process's device.
 
     ``timeout_s`` bounds how long a collective waits for a missing rank before it fails with
-    an error instead of hanging.
+    an error instead of hanging. On GPUs the process takes GPU ``LOCAL_RANK`` (one process
+    per GPU) and makes it current *before* the process group exists, so that NCCL and every
+    later CUDA call use that GPU and not GPU 0.
     """
+    use_cuda = wants_cuda()
+    if use_cuda and not torch.cuda.is_available():
+        raise RuntimeError("this worker was asked to use a GPU but torch sees none "
+                           f"(torch {torch.__version__}, CUDA build {torch.version.cuda}; "
+                           "a CPU-only torch build, or CUDA_VISIBLE_DEVICES hides them)")
     if "RANK" not in os.environ:  # plain `python script.py`: no process group needed
-        device = torch.device("cuda" if worker_device() == "cuda" and torch.cuda.is_available() else "cpu")
+        device = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
         return DistContext(0, 0, 1, device, None)
     local_rank = int(os.environ["LOCAL_RANK"])
-    if worker_device() == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("this worker was asked to use a GPU but torch sees none "
-                               "(a CPU-only torch build, or CUDA_VISIBLE_DEVICES hides them)")
+    if use_cuda:
+        count = torch.cuda.device_count()
+        if local_rank >= count:  # e.g. torchrun --nproc-per-node 4 on a machine with 2 GPUs
+            raise RuntimeError(
+                f"LOCAL_RANK is {local_rank} but this node has {count} visible GPU(s): start one process "
+                f"per GPU (torchrun --nproc-per-node {count}, or --nproc-per-node gpu); two processes on "
+                "one GPU are not allowed by NCCL")
         device = torch.device("cuda", local_rank)  # one GPU per process, chosen by LOCAL_RANK
         torch.cuda.set_device(device)
         backend = "nccl"
@@ -88,6 +109,21 @@ def teardown(ctx: DistContext) -> None:
         # gloo run in three with "terminate called without an active exception" (torch 2.13).
         gc.collect()
         dist.destroy_process_group()
+
+
+def strict_fp32() -> None:
+    """Compute float32 matmuls and convolutions on CUDA in full float32 (no TF32) in this process.
+
+    For checks that compare GPU results with CPU ones at float32 tolerance: TF32 keeps 10
+    mantissa bits, so its errors (about 1e-3 relative) would hide what is being checked.
+    Torch's defaults are already TF32-free for matmuls but not for cuDNN convolutions, and
+    some containers set ``TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1``, which torch reads once, at
+    the first CUDA matmul: call this before any. No effect on CPU computations.
+    """
+    from rtxcourse import precision_torch
+
+    os.environ.pop("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", None)
+    precision_torch.set_tf32(False)
 
 
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:

@@ -14,7 +14,9 @@ print appears in the notebook as ``[rank N] ...`` while they run. Because every 
 imports the cell from a file, the ``mp.spawn`` failure "Can't pickle <function ...>: attribute
 lookup on __main__ failed" cannot happen. The cell runs in fresh processes: it sees none of the
 notebook's variables, so it imports and defines everything it needs (pass values with
-``--args``, or save files). Options::
+``--args``, or save files). Nothing is forked from the kernel either, so a notebook that has
+already used CUDA can still start GPU processes ("Cannot re-initialize CUDA in forked
+subprocess" cannot happen); each GPU process takes GPU ``LOCAL_RANK``. Options::
 
     %%distributed N [--torch | --tf] [--device auto|cuda|cpu] [--timeout SECONDS]
                     [--out NAME] [--quiet] [--args ARG ...]

@@ -8,6 +8,42 @@ from rtxcourse import cli
 from rtxcourse.benchmarks import ddp
 
 
+def test_sizes_follow_where_the_processes_run_not_the_tier(monkeypatch):
+    from rtxcourse import runtime
+
+    monkeypatch.setattr(runtime, "_QUICK", False)
+    monkeypatch.setattr(runtime, "tier", lambda: "1-gpu")  # the tier said "GPU sizes" before
+    seen = {}
+    monkeypatch.setattr(ddp, "scaling_report", lambda nprocs, **kw: seen.update(kw, nprocs=nprocs) or "report")
+    args = cli.build_parser().parse_args(["bench", "ddp"])
+    # One GPU: 2 processes on the CPU, so CPU sizes (GPU ones took minutes per step there).
+    monkeypatch.setattr(ddp.distributed, "torch_gpu_count", lambda: 1)
+    with pytest.warns(RuntimeWarning, match="only 1 GPU"):
+        ddp.run(args)
+    assert (seen["nprocs"], seen["device"], seen["batch_size"]) == (2, "cpu", ddp.default_sizes("cpu")["batch_size"])
+    # Four GPUs: four GPU processes at GPU sizes.
+    monkeypatch.setattr(ddp.distributed, "torch_gpu_count", lambda: 4)
+    ddp.run(args)
+    assert (seen["nprocs"], seen["device"], seen["hidden"]) == (4, "cuda", ddp.default_sizes("cuda")["hidden"])
+
+
+def test_gpu_sizes_compute_longer_than_the_all_reduce_takes(monkeypatch):
+    from rtxcourse import runtime
+
+    monkeypatch.setattr(runtime, "_QUICK", False)
+    gpu = ddp.default_sizes("cuda")
+    # FLOPs per step (6 x parameters x batch) over bytes all-reduced (4 x parameters) = 1.5 x batch.
+    # An H100 computes ~1000 bf16 TFLOP/s and all-reduces ~400 GB/s over NVLink: ~2500 FLOP/byte
+    # is break-even, so the batch must be well above 2500 / 1.5 for compute to dominate.
+    assert 1.5 * gpu["batch_size"] >= 4 * 2500
+    assert all(h % 8 == 0 for h in gpu["hidden"]) and gpu["batch_size"] % 8 == 0  # Tensor Core shapes
+    assert ddp.default_sizes("cpu")["batch_size"] < gpu["batch_size"]
+    monkeypatch.setattr(runtime, "_QUICK", True)
+    assert ddp.default_sizes("cuda") == ddp.default_sizes("cpu")  # quick mode: small everywhere
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+        ddp.default_sizes("auto")
+
+
 def test_scaling_report_needs_at_least_two_processes():
     with pytest.raises(ValueError, match="nprocs must be an int >= 2"):
         ddp.scaling_report(1)

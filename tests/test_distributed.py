@@ -61,6 +61,37 @@ def test_too_few_gpus_falls_back_to_cpu_with_a_warning_or_fails_when_cuda_is_dem
             distributed.resolve_device(bad, "cpu", gpus=0)
 
 
+def _machine(monkeypatch, driver: int, torch_sees: int):
+    """The driver (nvidia-smi) reports ``driver`` GPUs and torch can use ``torch_sees`` of them."""
+    torch = pytest.importorskip("torch")
+    from rtxcourse import hardware
+
+    def cuinit():  # torch.cuda.is_available() runs cuInit in the notebook's kernel: forks then lose CUDA
+        raise AssertionError("the launcher initialised CUDA in its own process")
+
+    monkeypatch.setattr(hardware, "visible_gpu_count", lambda: driver)
+    monkeypatch.setattr(torch.cuda, "is_available", cuinit)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: torch_sees)  # NVML: no CUDA initialisation
+
+
+def test_torch_jobs_count_the_gpus_torch_can_use(monkeypatch):
+    _machine(monkeypatch, driver=4, torch_sees=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert distributed.torch_gpu_count() == 4
+        assert distributed.resolve_device(4, framework="torch") == "cuda"
+        assert distributed._prepare(None, "a.b", 4, "auto", 10, framework="torch")[1] == "cuda"  # launch_torch's choice
+    # A GPU machine with a CPU-only torch (or a driver too old for torch's CUDA): the workers
+    # would all fail with "asked to use a GPU but torch sees none". CPU processes, and a warning.
+    _machine(monkeypatch, driver=4, torch_sees=0)
+    with pytest.warns(RuntimeWarning, match="driver shows 4 GPU.*torch .* can use 0"):
+        assert distributed.resolve_device(2, framework="torch") == "cpu"
+    with pytest.warns(RuntimeWarning, match="can use 0"), pytest.raises(ValueError, match="but 0 GPU"):
+        distributed.resolve_device(2, "cuda", framework="torch")
+    # TensorFlow launches keep the driver's count (its workers are another reviewer's story).
+    assert distributed.resolve_device(2, gpus=None) == "cuda"
+
+
 def test_launch_arguments_are_validated(tmp_path):
     with pytest.raises(ValueError, match="exactly one of script"):
         distributed.launch_torch()

@@ -13,6 +13,11 @@ Scaling efficiency = throughput(N) / (N x throughput(1)); with a fixed batch per
 equals t(1) / t(N), the ratio of median step times. On GPUs each process owns one GPU. On a
 CPU each process gets cores/N threads, so a process plays the part of one device and the ideal
 is still N times the throughput; cores shared with other work make it noisy.
+
+Sizes follow the device the processes run on (:func:`default_sizes`), not the machine's tier:
+a 1-GPU machine runs its 2 processes on the CPU, at CPU sizes. On GPUs the batch per process
+is large enough that a step computes for longer than NCCL needs to all-reduce the gradients
+over NVLink, so the efficiency measures data parallelism, not launch overheads.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import argparse
 
 from rtxcourse import bench, distributed
-from rtxcourse.runtime import by_tier
+from rtxcourse.runtime import quick_mode
 
 WORKER = "rtxcourse.workers.ddp_bench"
 
@@ -30,17 +35,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes of the parallel runs (default: every GPU if there are 2+, else 2)")
     parser.add_argument("--device", default="auto", choices=distributed.DEVICES,
                         help="auto: GPUs if there are at least --nprocs, else CPU processes")
-    parser.add_argument("--batch-size", type=int, default=None, help="per process (default by tier)")
-    parser.add_argument("--hidden", type=int, nargs="+", default=None, help="MLP hidden widths (default by tier)")
+    parser.add_argument("--batch-size", type=int, default=None, help="per process (default: by device, see default_sizes)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=None, help="MLP hidden widths (default: by device)")
     parser.add_argument("--steps", type=int, default=None, help="steps per timed repeat")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a run is stopped")
 
 
 def _default_nprocs() -> int:
-    from rtxcourse.hardware import visible_gpu_count
+    return max(2, distributed.torch_gpu_count())
 
-    return max(2, visible_gpu_count())
+
+def default_sizes(device: str) -> dict:
+    """Batch per process, hidden widths, steps per repeat and repeats for processes on ``device``.
+
+    ``device`` is where the processes run (``"cpu"`` or ``"cuda"``, see
+    :func:`rtxcourse.distributed.resolve_device`); quick mode gives small sizes on either.
+    On GPUs: an MLP 1024-4096-4096-10 (21 M parameters, 84 MB of fp32 gradients to all-reduce)
+    with 8192 examples per GPU, about 1 TFLOP per step: milliseconds on any recent GPU.
+    """
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda' (where the processes run), got {device!r}")
+    if quick_mode():
+        return {"batch_size": 64, "hidden": (512, 512), "steps": 4, "repeats": 3}
+    if device == "cuda":
+        return {"batch_size": 8192, "hidden": (4096, 4096), "steps": 20, "repeats": 5}
+    return {"batch_size": 256, "hidden": (2048, 2048), "steps": 10, "repeats": 5}
 
 
 def scaling_report(
@@ -62,7 +82,7 @@ def scaling_report(
     """
     if not isinstance(nprocs, int) or nprocs < 2:
         raise ValueError(f"nprocs must be an int >= 2 (the baseline is 1 process), got {nprocs!r}")
-    chosen = distributed.resolve_device(nprocs, device)
+    chosen = distributed.resolve_device(nprocs, device, framework="torch")
     env = {}
     if chosen == "cpu":
         import os
@@ -93,8 +113,10 @@ def scaling_report(
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Entry point of ``rtxcourse bench ddp``."""
     nprocs = args.nprocs if args.nprocs is not None else _default_nprocs()
-    batch = args.batch_size or by_tier(quick=64, cpu=256, gpu=1024)
-    hidden = tuple(args.hidden or by_tier(quick=(512, 512), cpu=(2048, 2048), gpu=(4096, 4096)))
-    steps = args.steps or by_tier(quick=5, cpu=10, gpu=50)
-    return [scaling_report(nprocs, device=args.device, batch_size=batch, hidden=hidden, steps=steps,
-                           repeats=by_tier(quick=3, cpu=5), precision=args.precision, timeout=args.timeout)]
+    chosen = distributed.resolve_device(nprocs, args.device, framework="torch")  # warns once if GPUs are too few
+    sizes = default_sizes(chosen)
+    batch = args.batch_size or sizes["batch_size"]
+    hidden = tuple(args.hidden or sizes["hidden"])
+    steps = args.steps or sizes["steps"]
+    return [scaling_report(nprocs, device=chosen, batch_size=batch, hidden=hidden, steps=steps,
+                           repeats=sizes["repeats"], precision=args.precision, timeout=args.timeout)]

@@ -6,6 +6,9 @@ not data loading. With several processes, each first times the model without the
 between the unwrapped run and one process is the cost of sharing the machine.
 
     torchrun --standalone --nproc-per-node 4 -m rtxcourse.workers.ddp_bench --steps 20
+
+Sizes not given on the command line are those of ``rtxcourse bench ddp`` for this device
+(:func:`rtxcourse.benchmarks.ddp.default_sizes`), so a run across nodes compares with one node.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from rtxcourse import bench
+from rtxcourse.benchmarks.ddp import default_sizes
 from rtxcourse.distributed import save_result
 from rtxcourse.distributed_torch import PRECISIONS, autocast, autocast_dtype, setup, teardown
 from rtxcourse.models_torch import MLP, count_parameters
@@ -24,11 +28,11 @@ from rtxcourse.models_torch import MLP, count_parameters
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--batch-size", type=int, default=256, help="per process (weak scaling: fixed per process)")
+    p.add_argument("--batch-size", type=int, default=None, help="per process (weak scaling: fixed per process)")
     p.add_argument("--features", type=int, default=1024)
-    p.add_argument("--hidden", type=int, nargs="+", default=[2048, 2048])
-    p.add_argument("--steps", type=int, default=10, help="steps per timed repeat (the same on every rank)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--hidden", type=int, nargs="+", default=None)
+    p.add_argument("--steps", type=int, default=None, help="steps per timed repeat (the same on every rank)")
+    p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     return p.parse_args(argv)
 
@@ -36,6 +40,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     ctx = setup()
+    sizes = default_sizes(ctx.device.type)  # the same on every rank: ranks on one device type
+    for name in ("batch_size", "hidden", "steps", "repeats"):
+        if getattr(args, name) is None:
+            setattr(args, name, sizes[name])
     torch.manual_seed(0)
     model = MLP(args.features, tuple(args.hidden), 10).to(ctx.device)
     params = count_parameters(model)

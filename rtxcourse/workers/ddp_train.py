@@ -100,7 +100,8 @@ def main(argv=None) -> dict:
         total, count = 0.0, 0
         for i, (xb, yb) in enumerate(loader):
             xb, yb = xb.to(ctx.device, non_blocking=True), yb.to(ctx.device, non_blocking=True)
-            last_micro = (i + 1) % args.accum_steps == 0
+            # The epoch's last batch also ends a group: no unsynchronised gradient is left over.
+            last_micro = (i + 1) % args.accum_steps == 0 or i + 1 == len(loader)
             # no_sync: accumulate locally; the all-reduce runs once, on the last micro-batch.
             sync = model.no_sync() if ctx.distributed and not last_micro else nullcontext()
             with sync:

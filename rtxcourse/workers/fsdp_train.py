@@ -12,7 +12,9 @@ no longer fit on one GPU.
     torchrun --standalone --nproc-per-node 8 -m rtxcourse.workers.fsdp_train   # 8 GPUs
 
 Shards each ``Linear`` separately, then the whole model: a layer's weights are gathered only
-while that layer computes. Rank 0 saves a full (unsharded) checkpoint at the end.
+while that layer computes. Rank 0 saves a full (unsharded) checkpoint at the end. Mixed
+precision is FSDP's own: layers are gathered and computed in bf16 (fp16 with a GradScaler on
+GPUs without bf16) and gradients reduced in fp32.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -57,16 +60,23 @@ def main(argv=None) -> dict:
     model = MLP(x[0].size, tuple(args.hidden), 10).to(ctx.device)
     full_shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
     full_numel = sum(p.numel() for p in model.parameters())
+    dtype = None
     if ctx.distributed:
         dtype = autocast_dtype(ctx.device, args.precision)
+        # The mesh names the device type of the shards: this process's device, said explicitly.
+        # (fully_shard's default picks CUDA whenever torch sees a GPU, even for gloo CPU processes.)
+        mesh = init_device_mesh(ctx.device.type, (ctx.world_size,))
         # FSDP's own mixed precision: parameters are gathered in `dtype`, gradients reduced in fp32.
         mp = MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32) if dtype else MixedPrecisionPolicy()
         for layer in model.modules():
             if isinstance(layer, torch.nn.Linear):
-                fully_shard(layer, mp_policy=mp)  # one unit per layer: gathered only while it runs
-        fully_shard(model, mp_policy=mp)  # the root: whatever is left (none here), plus the hooks
+                fully_shard(layer, mesh=mesh, mp_policy=mp)  # one unit per layer: gathered only while it runs
+        fully_shard(model, mesh=mesh, mp_policy=mp)  # the root: whatever is left (none here), plus the hooks
     # Made after sharding, so Adam's moment buffers are created per shard: sharded too.
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    # fp16 gradients underflow without loss scaling; the scaler works on sharded gradients too
+    # (all ranks agree on skipping a step). bf16 and fp32 need none: then it does nothing.
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=dtype == torch.float16)
 
     epoch_losses = []
     for epoch in range(args.epochs):
@@ -74,9 +84,11 @@ def main(argv=None) -> dict:
             sampler.set_epoch(epoch)
         total, count = 0.0, 0
         for xb, yb in loader:
-            loss = F.cross_entropy(model(xb.to(ctx.device)), yb.to(ctx.device))
-            loss.backward()
-            optimizer.step()
+            logits = model(xb.to(ctx.device)).float()  # the loss in fp32, whatever dtype the layers computed in
+            loss = F.cross_entropy(logits, yb.to(ctx.device))
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             optimizer.zero_grad(set_to_none=True)
             total, count = total + loss.item(), count + 1
         epoch_losses.append(mean_over_ranks(total / count, ctx))
