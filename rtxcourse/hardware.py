@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -94,6 +94,7 @@ class GPU:
     memory_gib: float | None = None
     capability: tuple[int, int] | None = None
     seen_by: list[str] = field(default_factory=list)
+    uuid: str | None = None  # from the driver; CUDA_VISIBLE_DEVICES may name GPUs by it
 
     @property
     def tensor_cores(self) -> TensorCores:
@@ -166,7 +167,7 @@ def _run(cmd: list[str], timeout: float = 10.0) -> str | None:
 def driver_gpus() -> tuple[GPU, ...]:
     """GPUs the NVIDIA driver reports (all of them, before CUDA_VISIBLE_DEVICES)."""
     out = _run(
-        ["nvidia-smi", "--query-gpu=index,name,memory.total,compute_cap", "--format=csv,noheader,nounits"]
+        ["nvidia-smi", "--query-gpu=index,name,memory.total,compute_cap,uuid", "--format=csv,noheader,nounits"]
     )
     gpus: list[GPU] = []
     if out:
@@ -176,7 +177,8 @@ def driver_gpus() -> tuple[GPU, ...]:
                 continue
             mem = float(parts[2]) / 1024 if len(parts) > 2 and _is_number(parts[2]) else None
             cap = parse_capability(parts[3]) if len(parts) > 3 else None
-            gpus.append(GPU(int(parts[0]), parts[1], mem, cap, ["driver"]))
+            uuid = parts[4] if len(parts) > 4 and parts[4].startswith("GPU-") else None
+            gpus.append(GPU(int(parts[0]), parts[1], mem, cap, ["driver"], uuid))
         return tuple(gpus)
     root = "/proc/driver/nvidia/gpus"
     if os.path.isdir(root):  # driver without nvidia-smi (some containers)
@@ -201,32 +203,44 @@ def _is_number(s: str) -> bool:
     return True
 
 
-def _visible_indices(n_driver: int) -> list[int]:
-    """Apply CUDA_VISIBLE_DEVICES (indices only; UUIDs count as visible) to the driver's GPUs."""
+def visible_driver_gpus() -> list[GPU]:
+    """The driver's GPUs that CUDA_VISIBLE_DEVICES leaves to this process, in CUDA's order (fresh copies).
+
+    Follows CUDA's parsing (as ``torch.cuda._parse_visible_devices`` mirrors it): a list of
+    indices, of ``GPU-`` UUIDs (unique prefixes allowed) or of ``MIG-`` slices; it stops at the
+    first entry that names no GPU, and an entry given twice hides every GPU. ``MIG-`` slices are
+    not listed by ``nvidia-smi --query-gpu``; each counts as one device of unknown kind.
+    """
+    drv = driver_gpus()
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is None:
-        return list(range(n_driver))
-    visible = []
-    for tok in env.split(","):
-        tok = tok.strip()
-        if not tok:
-            continue
-        if tok.lstrip("-").isdigit():
-            idx = int(tok)
-            if idx < 0 or idx >= n_driver:
-                break  # CUDA stops at the first invalid index
-            visible.append(idx)
+        return [replace(g, seen_by=list(g.seen_by)) for g in drv]
+    kind = "GPU-" if env.startswith("GPU-") else "MIG-" if env.startswith("MIG-") else None
+    chosen: list[GPU] = []
+    seen: set = set()
+    for tok in (t.strip() for t in env.split(",")):
+        if kind is None:
+            m = re.match(r"[+-]?\d+", tok)  # CUDA reads each entry like strtoul: "1gpu" is 1
+            key = int(m.group()) if m else -1
+            found = [g for g in drv if g.index == key]
+        elif not tok.startswith(kind):
+            break
         else:
-            visible.append(len(visible))  # GPU-UUID / MIG names: count them
-    return visible
+            key = tok
+            found = ([g for g in drv if g.uuid and g.uuid.startswith(tok)] if kind == "GPU-"
+                     else [GPU(len(chosen), f"MIG slice {tok}", None, None, ["driver"])] if drv else [])
+        if key in seen:
+            return []  # CUDA: a repeated entry leaves no GPU visible
+        if len(found) != 1:
+            break  # CUDA stops at the first entry that names no GPU (or more than one)
+        seen.add(key)
+        chosen.append(found[0])
+    return [replace(g, seen_by=list(g.seen_by)) for g in chosen]
 
 
 def visible_gpu_count() -> int:
     """Number of NVIDIA GPUs this process may use, without importing a framework."""
-    return len(_visible_indices(len(driver_gpus())))
-
-
-# --------------------------------------------------------------------------- frameworks
+    return len(visible_driver_gpus())
 
 
 def installed(module: str) -> bool:
@@ -340,7 +354,7 @@ def summary() -> dict[str, Any]:
     Versions are given for frameworks that are already imported (the ones the benchmark used).
     """
     cpu = cpu_info()
-    gpus = [driver_gpus()[i] for i in _visible_indices(len(driver_gpus()))]
+    gpus = visible_driver_gpus()
     feats = [k for k, v in cpu["features"].items() if v and k in ("avx512_bf16", "amx_bf16")]
     cpu_desc = f"{cpu['model']} ({cpu['usable_cores']} cores{', ' + ', '.join(feats) if feats else ''})"
     gpu_desc = ", ".join(f"{g.name}" + (f" {g.memory_gib:.0f} GiB" if g.memory_gib else "") for g in gpus) or "no GPU"
@@ -370,7 +384,7 @@ def report(frameworks: bool = True) -> dict[str, Any]:
 
     cpu = probe("cpu", cpu_info, {"model": "unknown", "features": {}, "usable_cores": os.cpu_count()})
     drv = probe("driver", driver_gpus, ())
-    visible = [drv[i] for i in _visible_indices(len(drv))]
+    visible = probe("driver", visible_driver_gpus, [])  # copies: seen_by and capability are filled in below
     out: dict[str, Any] = {
         "python": {"version": platform.python_version(), "executable": sys.executable},
         "platform": platform.platform(),
@@ -382,10 +396,11 @@ def report(frameworks: bool = True) -> dict[str, Any]:
         out["torch"] = probe("torch", torch_info, {"installed": None})
         out["tensorflow"] = probe("tensorflow", tf_info, {"installed": None})
         # Prefer the framework's view (it knows the capability even without nvidia-smi).
+        # Frameworks number the visible GPUs 0, 1, ... in CUDA_VISIBLE_DEVICES order.
         for fw in ("torch", "tensorflow"):
             fw_gpus = out[fw].get("gpus") or []
-            for g in visible:
-                match = next((x for x in fw_gpus if x["index"] == visible.index(g)), None)
+            for position, g in enumerate(visible):
+                match = next((x for x in fw_gpus if x["index"] == position), None)
                 if match:
                     g.seen_by.append(fw)
                     if g.capability is None and match.get("capability"):
@@ -394,8 +409,58 @@ def report(frameworks: bool = True) -> dict[str, Any]:
                 visible = [GPU(x["index"], x["name"], x.get("memory_gib"), parse_capability(x.get("capability")), [fw]) for x in fw_gpus]
     out["gpus"] = [g.to_dict() for g in visible]
     out["recommendation"] = probe("recommendation", lambda: recommend(visible, cpu), {})
+    out["advice"] = probe("advice", lambda: advice(out, len(drv)), [])
     out["errors"] = errors
     return out
+
+
+def _pip_version(version: str) -> str:
+    """'2.13.0+cpu' -> '2.13.0': the version to ask pip for."""
+    return version.split("+", 1)[0]
+
+
+def advice(rep: dict[str, Any], n_driver: int) -> list[str]:
+    """What stops the frameworks from using the GPUs the driver reports, and the fix; [] when nothing does.
+
+    ``rep`` is a :func:`report` with framework facts; ``n_driver`` the number of GPUs the driver
+    reports before ``CUDA_VISIBLE_DEVICES``. These are the mistakes a learner with a GPU makes
+    first: a CPU-only wheel, a driver older than the wheel's CUDA, GPUs hidden by the environment.
+    """
+    tips: list[str] = []
+    n_visible = len(rep.get("gpus") or [])
+    hidden_by = rep.get("cuda_visible_devices")
+    if n_driver and not n_visible and hidden_by is not None:
+        tips.append(f"CUDA_VISIBLE_DEVICES={hidden_by!r} hides all {n_driver} GPU(s) the driver reports: "
+                    "unset it (or list the GPUs to use) to train on them")
+    if not n_visible:
+        return tips
+    torch_ = rep.get("torch") or {}
+    if torch_.get("installed"):
+        seen = len(torch_.get("gpus") or [])
+        if not torch_.get("cuda_build"):
+            tips.append(f"PyTorch {torch_['version']} is a CPU-only build, so it cannot use the {n_visible} GPU(s): "
+                        f"install the CUDA wheel into the course's venv, e.g. .venv/bin/pip install "
+                        f"torch=={_pip_version(torch_['version'])} --index-url https://download.pytorch.org/whl/cu128 "
+                        "(README, 'GPU users')")
+        elif not torch_.get("cuda_available"):
+            tips.append(f"PyTorch {torch_['version']} is built for CUDA {torch_['cuda_build']} but cannot use the GPU: "
+                        "the NVIDIA driver is probably older than that CUDA (nvidia-smi prints the newest CUDA it "
+                        "supports); update the driver or install a wheel for an older CUDA")
+        elif seen < n_visible:
+            tips.append(f"PyTorch sees {seen} of the {n_visible} visible GPU(s): check CUDA_VISIBLE_DEVICES and nvidia-smi")
+    tf_ = rep.get("tensorflow") or {}
+    if tf_.get("installed"):
+        seen = len(tf_.get("gpus") or [])
+        if not tf_.get("cuda_build"):
+            tips.append(f"TensorFlow {tf_['version']} is a CPU-only build: on Linux install "
+                        f".venv/bin/pip install \"tensorflow[and-cuda]=={_pip_version(tf_['version'])}\"")
+        elif seen == 0:
+            tips.append(f"TensorFlow {tf_['version']} (CUDA {tf_['cuda_build']} build) sees no GPU: its CUDA and "
+                        f"cuDNN libraries are missing; .venv/bin/pip install \"tensorflow[and-cuda]=={_pip_version(tf_['version'])}\" "
+                        "puts them into the venv")
+        elif seen < n_visible:
+            tips.append(f"TensorFlow sees {seen} of the {n_visible} visible GPU(s): check CUDA_VISIBLE_DEVICES and nvidia-smi")
+    return tips
 
 
 def format_report(rep: dict[str, Any]) -> str:
@@ -441,6 +506,8 @@ def format_report(rep: dict[str, Any]) -> str:
         add("Full size here", ", ".join(rec["full_size_lessons"]) or "none")
         if rec["reduced_size_lessons"]:
             add("Reduced size here", ", ".join(rec["reduced_size_lessons"]) + " (they run, with smaller sizes)")
+    for tip in rep.get("advice") or []:
+        add("Fix", tip)
     for k, v in (rep.get("errors") or {}).items():
         add(f"error ({k})", v)
     width = max(len(k) for k, _ in rows)

@@ -50,6 +50,8 @@ def test_driver_gpus_parses_nvidia_smi(monkeypatch):
         assert hardware.visible_gpu_count() == 0
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,7,1")  # CUDA stops at the first invalid index
         assert hardware.visible_gpu_count() == 1
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")  # CUDA's order, not the driver's
+        assert [g.index for g in hardware.visible_driver_gpus()] == [1, 0]
         rec = hardware.recommend(list(gpus), hardware.cpu_info())
         assert rec["tier"] == "multi-gpu" and "bf16" in rec["precision"]
     finally:
@@ -101,3 +103,129 @@ def test_cpu_info_has_features():
 def test_summary_is_framework_free_and_describes_machine():
     s = hardware.summary()
     assert "CPU" in s["description"] and s["cpu_cores"] >= 1
+
+
+# --------------------------------------------------------------------------- simulated GPUs
+#
+# No GPU here: these tests put a GPU behind torch's own query functions (and the driver query)
+# and check what the doctor concludes from it. They prove the decisions, not the hardware.
+
+
+def _simulate_torch_gpus(monkeypatch, props, nccl=(2, 27, 5)):
+    torch = pytest.importorskip("torch")
+    import torch.distributed as dist
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(props))
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: props[i])
+    monkeypatch.setattr(torch.cuda.nccl, "version", lambda: nccl)
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(dist, "is_nccl_available", lambda: True)
+
+
+def _props(name, gib, cap):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name=name, total_memory=int(gib * 2**30), major=cap[0], minor=cap[1])
+
+
+def test_torch_info_reads_every_gpu_and_nccl(monkeypatch):
+    _simulate_torch_gpus(monkeypatch, [_props("NVIDIA H100 80GB HBM3", 79.2, (9, 0)), _props("Tesla T4", 14.6, (7, 5))])
+    info = hardware.torch_info()
+    assert info["cuda_available"] and info["nccl"] and info["nccl_version"] == "2.27.5"
+    assert [(g["index"], g["name"], g["capability"]) for g in info["gpus"]] == [
+        (0, "NVIDIA H100 80GB HBM3", "9.0"), (1, "Tesla T4", "7.5")]
+    assert info["gpus"][0]["tensor_cores"]["architecture"] == "Hopper" and info["gpus"][0]["seen_by"] == ["torch"]
+    assert 79 < info["gpus"][0]["memory_gib"] < 80
+
+
+def _gpu_machine(monkeypatch, smi_lines, torch_info, tf_info=None):
+    _fake_smi(monkeypatch, "".join(line + "\n" for line in smi_lines))
+    monkeypatch.setattr(hardware, "torch_info", lambda: torch_info)
+    monkeypatch.setattr(hardware, "tf_info", lambda: tf_info or {"installed": False, "hint": "pip install -e '.[tf]'"})
+
+
+def test_doctor_on_a_simulated_h100_machine(monkeypatch):
+    _simulate_torch_gpus(monkeypatch, [_props("NVIDIA H100 80GB HBM3", 79.2, (9, 0))])
+    torch_view = hardware.torch_info()
+    tf_view = {"installed": True, "version": "2.21.0", "keras": "3.15.1", "cuda_build": "12.5.1",
+               "gpus": [hardware.GPU(0, "NVIDIA H100 80GB HBM3", None, (9, 0), ["tensorflow"]).to_dict()]}
+    _gpu_machine(monkeypatch, ["0, NVIDIA H100 80GB HBM3, 81559, 9.0"], torch_view, tf_view)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    try:
+        first, rep = hardware.report(), hardware.report()  # twice: the cached driver list must not change
+    finally:
+        hardware.driver_gpus.cache_clear()
+    assert first["gpus"] == rep["gpus"]
+    (gpu,) = rep["gpus"]
+    assert gpu["seen_by"] == ["driver", "torch", "tensorflow"]
+    assert gpu["tensor_cores"]["precisions"] == ["fp16", "bf16", "tf32", "fp8", "int8"]
+    assert rep["recommendation"]["tier"] == "1-gpu" and "bf16" in rep["recommendation"]["precision"]
+    assert rep["advice"] == [] and rep["errors"] == {}
+    text = hardware.format_report(rep)
+    assert "Tensor Cores gen 4 (Hopper): fp16, bf16, tf32, fp8, int8; seen by driver, torch, tensorflow" in text
+    assert "NCCL: yes (2.27.5)" in text and "CUDA 12.8 build" in text and "Fix" not in text
+    json.dumps(rep)
+
+
+def test_doctor_names_the_fix_when_frameworks_cannot_use_the_gpu(monkeypatch):
+    cpu_torch = {"installed": True, "version": "2.13.0+cpu", "cuda_build": None, "cuda_available": False, "gpus": []}
+    tf_no_libs = {"installed": True, "version": "2.21.0", "keras": "3.15.1", "cuda_build": "12.5.1", "gpus": []}
+    _gpu_machine(monkeypatch, ["0, NVIDIA GeForce RTX 4090, 24564, 8.9"], cpu_torch, tf_no_libs)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    try:
+        rep = hardware.report()
+    finally:
+        hardware.driver_gpus.cache_clear()
+    torch_tip, tf_tip = rep["advice"]
+    assert "CPU-only build" in torch_tip and "torch==2.13.0 --index-url https://download.pytorch.org/whl/cu" in torch_tip
+    assert "sees no GPU" in tf_tip and 'tensorflow[and-cuda]==2.21.0' in tf_tip
+    assert hardware.format_report(rep).count("\nFix ") == 2
+
+
+@pytest.mark.parametrize("torch_view, expected", [
+    ({"installed": True, "version": "2.13.0", "cuda_build": "12.8", "cuda_available": False, "gpus": []}, "driver"),
+    ({"installed": True, "version": "2.13.0", "cuda_build": "12.8", "cuda_available": True,
+      "gpus": [{"index": 0, "name": "NVIDIA A100-SXM4-80GB", "capability": "8.0"}]}, "sees 1 of the 2"),
+])
+def test_doctor_advice_for_old_drivers_and_missing_gpus(monkeypatch, torch_view, expected):
+    _gpu_machine(monkeypatch, ["0, NVIDIA A100-SXM4-80GB, 81920, 8.0", "1, NVIDIA A100-SXM4-80GB, 81920, 8.0"], torch_view)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    try:
+        rep = hardware.report()
+    finally:
+        hardware.driver_gpus.cache_clear()
+    assert len(rep["advice"]) == 1 and expected in rep["advice"][0]
+
+
+def test_doctor_says_when_cuda_visible_devices_hides_every_gpu(monkeypatch):
+    _gpu_machine(monkeypatch, ["0, Tesla T4, 15360, 7.5"], {"installed": False, "hint": "pip install -e '.[torch]'"})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    try:
+        rep = hardware.report()
+    finally:
+        hardware.driver_gpus.cache_clear()
+    assert rep["gpus"] == [] and rep["recommendation"]["tier"] == "cpu"
+    assert rep["advice"] == ["CUDA_VISIBLE_DEVICES='' hides all 1 GPU(s) the driver reports: "
+                             "unset it (or list the GPUs to use) to train on them"]
+
+
+def test_cuda_visible_devices_by_uuid_and_mig(monkeypatch):
+    _fake_smi(monkeypatch, "0, NVIDIA A100-SXM4-40GB, 40960, 8.0, GPU-aaaa1111\n"
+                           "1, NVIDIA A100-SXM4-40GB, 40960, 8.0, GPU-bbbb2222\n")
+    try:
+        assert hardware.driver_gpus()[1].uuid == "GPU-bbbb2222"
+        for env, expected in [("GPU-bbbb", [1]), ("GPU-bbbb2222,GPU-a", [1, 0]), ("GPU-bbbb,0", [1]),
+                              ("GPU-cccc,GPU-a", []), ("GPU-,GPU-a", []),  # "GPU-" matches both: ambiguous
+                              ("1,GPU-bbbb", [1]), ("1gpu,0", [1, 0]), ("0,-1,1", [0]),
+                              ("1,1", []), ("GPU-a,GPU-a", [])]:  # an entry given twice hides every GPU
+            monkeypatch.setenv("CUDA_VISIBLE_DEVICES", env)
+            assert [g.index for g in hardware.visible_driver_gpus()] == expected, env
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-0f1e2d3c,MIG-4b5a6978")
+        assert [g.name for g in hardware.visible_driver_gpus()] == ["MIG slice MIG-0f1e2d3c", "MIG slice MIG-4b5a6978"]
+        rep = hardware.report(frameworks=False)  # more visible slices than driver GPUs: no crash
+        assert rep["recommendation"]["tier"] == "multi-gpu" and rep["errors"] == {}
+        hardware.visible_driver_gpus()[0].seen_by.append("x")  # copies: the cached list stays clean
+        assert hardware.driver_gpus()[0].seen_by == ["driver"]
+    finally:
+        hardware.driver_gpus.cache_clear()

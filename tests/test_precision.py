@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import warnings
@@ -367,51 +366,3 @@ def test_keras_loss_scale_optimizer_skips_overflow_and_halves_scale(ptf):
     step(X * 1e30, y)
     assert float(opt.dynamic_scale) == scale / 2
     assert np.array_equal(model.layers[2].kernel.numpy(), w)
-
-
-# --------------------------------------------------------------------------- benchmark
-
-
-def test_bench_matmul_sweep_names_ratios_and_cpu_fp16_limit(monkeypatch):
-    pytest.importorskip("torch")
-    from rtxcourse.benchmarks import precision as bp
-
-    monkeypatch.setattr(bp, "CPU_FP16_MAX_N", 16)  # tiny sizes keep the test fast
-    report = bp.matmul_sweep("torch", [16, 32], repeats=1)
-    names = [m.name for m in report.measurements]
-    assert names == ["fp32 16", "bf16 16", "fp16 16", "fp32 32", "bf16 32"]
-    assert [(r.value, r.baseline) for r in report.ratios] == [("bf16 16", "fp32 16"), ("fp16 16", "fp32 16"),
-                                                               ("bf16 32", "fp32 32")]
-    assert any("fp16 skipped on the CPU at n = 32" in n for n in report.notes)
-    assert report["bf16 32"].rate > 0 and report.to_dict()["notes"] == report.notes
-    assert "fp16 skipped" in report.table()
-    with pytest.raises(ValueError, match="framework must be"):
-        bp.matmul_sweep("jax")
-    with pytest.raises(ValueError, match="sizes must be positive"):
-        bp.matmul_sweep("torch", [0])
-
-
-def test_bench_train_steps_compare_each_plan_with_fp32():
-    pytest.importorskip("torch")
-    from rtxcourse.benchmarks import precision as bp
-
-    tiny = bp.TrainSizes(batch=4, image=8, width=8, seq_len=8, d_model=16, n_heads=2, n_layers=1, seq_batch=4)
-    report = bp.torch_train_steps(tiny, repeats=1)
-    names = [m.name for m in report.measurements]
-    assert names == ["cnn fp32", "cnn bf16", "transformer fp32", "transformer bf16"]
-    assert [(r.value, r.baseline) for r in report.ratios] == [("cnn bf16", "cnn fp32"), ("transformer bf16", "transformer fp32")]
-    assert report["cnn bf16"].unit == "sample" and report["cnn bf16"].work == 4
-
-
-def test_bench_run_command_picks_frameworks_and_parts(monkeypatch):
-    from rtxcourse.benchmarks import precision as bp
-
-    calls = []
-    monkeypatch.setattr(bp, "matmul_sweep", lambda fw, sizes: calls.append(("matmul", fw, sizes)) or fw)
-    monkeypatch.setattr(bp, "torch_train_steps", lambda: calls.append(("train", "torch")) or "t")
-    monkeypatch.setattr(bp, "tf_train_steps", lambda: calls.append(("train", "tf")) or "k")
-    monkeypatch.setattr("rtxcourse.catalog.available_frameworks", lambda: {"torch"})
-    assert bp.run(argparse.Namespace(framework="both", what="all", sizes=[64], quick=True)) == ["torch", "t"]
-    assert calls == [("matmul", "torch", [64]), ("train", "torch")]
-    with pytest.raises(SystemExit, match="tf is not installed"):
-        bp.run(argparse.Namespace(framework="tf", what="train", sizes=None, quick=True))

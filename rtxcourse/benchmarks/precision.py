@@ -17,6 +17,7 @@ Every ratio compares two measurements of the same run (``bench.Report.ratio``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import dataclass
 
 from rtxcourse import bench
@@ -25,20 +26,6 @@ from rtxcourse.runtime import by_tier
 FRAMEWORKS = ("torch", "tf")
 # Largest fp16 matmul a CPU is asked to do: at ~1 GFLOP/s, 256^3 takes tens of milliseconds.
 CPU_FP16_MAX_N = 256
-
-
-class NotedReport(bench.Report):
-    """A :class:`rtxcourse.bench.Report` with notes (MFU, what was skipped and why) under the table."""
-
-    def __init__(self, title: str, **kwargs):
-        super().__init__(title, **kwargs)
-        self.notes: list[str] = []
-
-    def table(self) -> str:
-        return "\n".join([super().table(), *self.notes])
-
-    def to_dict(self):
-        return {**super().to_dict(), "notes": list(self.notes)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,7 +113,7 @@ _MATMULS = {"torch": (_torch_matmul, _torch_device), "tf": (_tf_matmul, _tf_devi
 
 
 def matmul_sweep(framework: str = "torch", sizes: list[int] | None = None, dtypes: list[str] | None = None,
-                 *, repeats: int = 5) -> NotedReport:
+                 *, repeats: int = 5) -> bench.Report:
     """Time square matmuls of each size in each dtype; return a report with ratios and MFU notes.
 
     Measurements are named ``"<dtype> <n>"`` (e.g. ``"bf16 2048"``) with ``work`` = 2 n^3 FLOPs,
@@ -141,7 +128,7 @@ def matmul_sweep(framework: str = "torch", sizes: list[int] | None = None, dtype
     if any(not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes must be positive ints, got {sizes!r}")
     dtypes = list(dtypes or sweep_dtypes(dev.kind, dev.capability))
-    report = NotedReport(f"{framework} matmul sweep on {dev.name}: n x n @ n x n")
+    report = bench.Report(f"{framework} matmul sweep on {dev.name}: n x n @ n x n")
     skipped: list[int] = []
     for n in sizes:
         for dtype in dtypes:
@@ -155,15 +142,15 @@ def matmul_sweep(framework: str = "torch", sizes: list[int] | None = None, dtype
             if dtype != "fp32" and "fp32" in dtypes:
                 report.ratio(f"{dtype} {n}", f"fp32 {n}")
     if skipped:
-        report.notes.append(f"fp16 skipped on the CPU at n = {', '.join(map(str, sorted(set(skipped))))}: "
+        report.note(f"fp16 skipped on the CPU at n = {', '.join(map(str, sorted(set(skipped))))}: "
                             f"no fast fp16 path on a CPU (measured only up to n = {CPU_FP16_MAX_N})")
     if dev.kind == "cuda":
         largest = max(sizes)
         for m in report.measurements:
             if m.params["n"] == largest:
-                report.notes.append(f"{m.name}: {bench.mfu(m.rate, gpu=dev.name, dtype=m.params['dtype'])}")
+                report.note(f"{m.name}: {bench.mfu(m.rate, gpu=dev.name, dtype=m.params['dtype'])}")
     else:
-        report.notes.append("MFU: no datasheet peak for CPUs; lesson 01 measures this CPU's own peak")
+        report.note("MFU: no datasheet peak for CPUs; lesson 01 measures this CPU's own peak")
     return report
 
 
@@ -213,7 +200,7 @@ def _unique_plans(requests, make_plan):
     return list(plans.values())
 
 
-def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> NotedReport:
+def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> bench.Report:
     """Samples/s of a full training step (forward, backward, AdamW) of the CNN and transformer."""
     import torch
     import torch.nn.functional as F
@@ -223,7 +210,7 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> N
 
     dev = _torch_device()
     s = sizes or train_sizes(dev.kind)
-    report = NotedReport(f"torch training step on {dev.name}")
+    report = bench.Report(f"torch training step on {dev.name}")
     cuda = dev.kind == "cuda"
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(s.batch, 3, s.image, s.image, generator=gen).to(dev.kind)
@@ -245,19 +232,33 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> N
                 model = model.to(memory_format=torch.channels_last)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
             step = precision_torch.make_train_step(model, opt, F.cross_entropy, p)
-            with precision_torch.tf32(p.tf32):
+            # Fixed shapes: cuDNN may time its convolution algorithms once (the warm-up absorbs it).
+            with precision_torch.tf32(p.tf32), _cudnn_benchmark(cuda):
                 report.add(bench.measure(lambda: step(X, y), name=f"{model_name} {p.short}", work=batch,
                                          unit="sample", sync="torch", repeats=repeats,
                                          params={"model": model_name, "plan": str(p)}))
         for p in plans[1:]:
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
-    report.notes.append(f"sizes: {s}")
+    report.note(f"sizes: {s}")
     if not cuda:
-        report.notes.append("fp16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
+        report.note("fp16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
     return report
 
 
-def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> NotedReport:
+@contextlib.contextmanager
+def _cudnn_benchmark(enabled: bool):
+    """Set ``torch.backends.cudnn.benchmark`` inside, restore it on exit."""
+    import torch
+
+    old = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = old
+
+
+def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> bench.Report:
     """Samples/s of a full Keras training step (custom loop, Adam) per dtype policy."""
     import numpy as np
 
@@ -267,7 +268,7 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> Note
     keras = precision_tf.keras
     dev = _tf_device()
     s = sizes or train_sizes(dev.kind)
-    report = NotedReport(f"tf/keras training step on {dev.name}")
+    report = bench.Report(f"tf/keras training step on {dev.name}")
     rng = np.random.default_rng(0)
     data = {
         "cnn": (lambda: models_tf.small_cnn((s.image, s.image, 3), 10, s.width),
@@ -291,9 +292,9 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> Note
                                          params={"model": model_name, "plan": str(p), "policy": p.keras_policy}))
         for p in plans[1:]:
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
-    report.notes.append(f"sizes: {s}")
+    report.note(f"sizes: {s}")
     if dev.kind == "cpu":
-        report.notes.append("mixed_float16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
+        report.note("mixed_float16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
     return report
 
 
