@@ -17,6 +17,7 @@ switch features off instead of if/else copies of the training step::
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Callable
 
 import torch
@@ -27,8 +28,23 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 
 def default_device() -> torch.device:
-    """The first CUDA GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The first CUDA GPU when torch can use one, else the CPU.
+
+    Warns (:class:`RuntimeWarning`) when the hardware tier says GPU but torch cannot use one (a
+    CPU-only torch build, or a driver too old for torch's CUDA): the lessons' sizes follow the
+    tier (``rtxcourse.by_tier``), so they would run at GPU sizes on the CPU.
+    """
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    from rtxcourse.runtime import tier
+
+    if tier() != "cpu":  # the driver (or RTXCOURSE_TIER) says GPU, torch says no
+        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+        warnings.warn(f"the hardware tier is {tier()!r}, but torch {torch.__version__} ({build}) cannot use a GPU, "
+                      "so this runs on the CPU at the GPU tier's sizes. Install a CUDA build of torch that matches "
+                      "the NVIDIA driver (`rtxcourse doctor` shows both), or set RTXCOURSE_TIER=cpu for CPU sizes.",
+                      RuntimeWarning, stacklevel=2)
+    return torch.device("cpu")
 
 
 def plan(device=None, requested="auto") -> PrecisionPlan:
@@ -78,6 +94,10 @@ def set_tf32(enabled: bool) -> dict[str, str]:
     Two switches, with different defaults: matmuls default to strict fp32, cuDNN convolutions
     to TF32. A "strict fp32" baseline must turn off both. Uses the ``fp32_precision`` settings
     of torch >= 2.9 (``allow_tf32`` is their deprecated predecessor). No effect on a CPU.
+
+    Do not mix the two APIs: once matmuls are set to "tf32" this way, reading the legacy flags
+    (``torch.get_float32_matmul_precision()``, ``torch.backends.cuda.matmul.allow_tf32``) raises
+    a RuntimeError about "mix of the legacy and new APIs". Read ``fp32_precision`` instead.
     """
     if not isinstance(enabled, bool):
         raise TypeError(f"set_tf32() needs True or False, got {enabled!r}")
@@ -100,7 +120,10 @@ def tf32(enabled: bool):
 
 
 def configure(p: PrecisionPlan) -> None:
-    """Apply the plan's process-wide switches: TF32 on or off for float32 matmuls and convs."""
+    """Apply the plan's process-wide switches: TF32 on or off for float32 matmuls and convs.
+
+    The switches stay set for the rest of the process; :func:`tf32` sets them for a block only.
+    """
     set_tf32(p.tf32)
 
 

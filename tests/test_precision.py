@@ -234,8 +234,57 @@ def test_torch_tf32_switches_both_matmul_and_conv_and_restore(pt):
         with pt.tf32(False):
             assert not pt.tf32_enabled() and torch.backends.cudnn.conv.fp32_precision == "ieee"
     assert (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision) == before
+    torch.get_float32_matmul_precision()  # restored: the legacy getter must not see a mixed-API state
     with pytest.raises(TypeError):
         pt.set_tf32("yes")
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """Make torch report one CUDA GPU of a chosen compute capability (nothing runs on it)."""
+    import torch
+
+    def use(capability):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+
+    return use
+
+
+@pytest.mark.parametrize("capability, short, dtype, tf32", [
+    ((7, 5), "fp16+scaling", "float16", False),  # T4: fp16 with GradScaler, said in the reason
+    ((7, 0), "fp16+scaling", "float16", False),  # V100
+    ((8, 0), "bf16", "bfloat16", True),  # A100: bf16, TF32 for the float32 rest
+    ((9, 0), "bf16", "bfloat16", True),  # H100
+])
+def test_torch_plan_on_a_gpu_picks_dtype_scaler_and_device(pt, fake_gpu, capability, short, dtype, tf32):
+    import torch
+
+    fake_gpu(capability)
+    assert pt.default_device() == torch.device("cuda")
+    plan = pt.plan()
+    assert (plan.device, plan.short, plan.dtype, plan.tf32) == ("cuda", short, dtype, tf32), plan
+    scaler = pt.grad_scaler(plan)
+    assert scaler._device == "cuda" and scaler.is_enabled() == (dtype == "float16")
+    if dtype == "float16":
+        assert "loss scaling" in plan.reason
+        with pytest.warns(PrecisionWarning, match="no bf16 Tensor Cores"):
+            assert pt.plan("cuda:0", "bf16").dtype == "float16"
+
+
+def test_torch_default_device_warns_when_the_driver_sees_a_gpu_torch_cannot_use(pt, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("rtxcourse.runtime.tier", lambda: "1-gpu")
+    with pytest.warns(RuntimeWarning, match="cannot use a GPU.*RTXCOURSE_TIER=cpu"):
+        assert pt.default_device() == torch.device("cpu")
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        pt.plan("cuda")
+    monkeypatch.setattr("rtxcourse.runtime.tier", lambda: "cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pt.default_device() == torch.device("cpu")  # no GPU anywhere: nothing to say
 
 
 def test_torch_train_step_learns_in_every_cpu_plan(pt):
