@@ -80,13 +80,14 @@ def fresh():
             late = str(e)
         diff = lambda a, b: float(max(np.abs(u - v).max() for u, v in zip(a, b)))
         print(json.dumps({"devices": devices, "again": replica_devices(2), "same": diff(w1, w2),
+                          "physical_gpus": len(tf.config.list_physical_devices("GPU")),
                           "wrong": diff(w1, wrong), "l1": l1, "l2": l2, "skips": skips, "late": late}))
     """)
 
 
 @pytest.mark.slow
 def test_two_replicas_take_the_same_step_as_one_device_and_a_wrong_loss_does_not(fresh):
-    assert len(fresh["devices"]) == 2
+    assert len(fresh["devices"]) >= 2
     assert fresh["same"] < 1e-5 and fresh["l1"] == pytest.approx(fresh["l2"], rel=1e-5)
     assert fresh["wrong"] > 1e-3  # double the gradient: visibly different weights
 
@@ -100,7 +101,10 @@ def test_float16_step_is_skipped_on_every_replica_when_any_replica_overflows(fre
 @pytest.mark.slow
 def test_split_is_kept_on_a_rerun_and_refused_after_initialisation(fresh):
     assert fresh["again"] == fresh["devices"]  # a re-run cell keeps the split
-    assert "restart the kernel" in fresh["late"]
+    if fresh["physical_gpus"] >= 2:  # real GPUs: nothing to split, every GPU is a replica
+        assert fresh["late"] == "no error" and len(fresh["devices"]) == fresh["physical_gpus"]
+    else:
+        assert "restart the kernel" in fresh["late"]
 
 
 class _FakeDeviceConfig:
