@@ -5,7 +5,8 @@
   data parallelism runs (and can be checked) on a laptop too.
 * :func:`make_train_step` - the custom training step of a ``tf.distribute`` strategy:
   ``strategy.run`` on each replica, the loss averaged over the *global* batch, gradients
-  summed over replicas by the optimizer.
+  summed over replicas by the optimizer, and with float16 loss scaling one skip decision
+  shared by all replicas (:func:`skip_together`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from rtxcourse.runtime import import_tensorflow
 
 tf = import_tensorflow()
+import keras  # noqa: E402
 
 _GPU_SPLIT_MB = 2048  # memory of each logical GPU when one GPU is split (lesson-sized models)
 
@@ -34,9 +36,10 @@ def replica_devices(n: int = 2) -> list[str]:
         return [f"/gpu:{i}" for i in range(len(gpus))]
     kind, physical = ("GPU", gpus[0]) if gpus else ("CPU", tf.config.list_physical_devices("CPU")[0])
     config = tf.config.LogicalDeviceConfiguration(memory_limit=_GPU_SPLIT_MB if gpus else None)
+    # The memory growth that import_tensorflow() turned on is ignored once a GPU is split (each
+    # logical GPU gets its fixed memory_limit), so it is left alone: switching it off here made a
+    # second call fail, since TensorFlow refuses to touch memory growth beside a split.
     try:
-        if gpus:  # import_tensorflow() turned on memory growth; TF refuses it beside a split
-            tf.config.experimental.set_memory_growth(physical, False)
         tf.config.set_logical_device_configuration(physical, [config] * n)
     except RuntimeError as e:
         current = tf.config.list_logical_devices(kind)
@@ -55,7 +58,9 @@ def make_train_step(strategy, model, optimizer, loss_fn, global_batch_size: int)
     its sum by the *global* batch size (``tf.nn.compute_average_loss``) and the optimizer sums
     the replicas' gradients, which together give the gradient of the mean over the global
     batch. The optimizer must already be built in ``strategy.scope()`` (see
-    :func:`build_in_scope`). Returns the mean loss over the global batch.
+    :func:`build_in_scope`). With a ``LossScaleOptimizer`` the replicas skip a step together
+    when any of them overflowed (:func:`skip_together`). Returns the mean loss over the global
+    batch.
     """
     if not isinstance(global_batch_size, int) or global_batch_size < 1:
         raise ValueError(f"global_batch_size must be a positive int, got {global_batch_size!r}")
@@ -66,6 +71,8 @@ def make_train_step(strategy, model, optimizer, loss_fn, global_batch_size: int)
             loss = tf.nn.compute_average_loss(loss_fn(y, logits), global_batch_size=global_batch_size)
             scaled = optimizer.scale_loss(loss)  # a LossScaleOptimizer multiplies; others return loss
         grads = tape.gradient(scaled, model.trainable_variables)
+        if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+            grads = skip_together(grads)
         optimizer.apply(grads, model.trainable_variables)  # all-reduce (SUM over replicas), then update
         return loss
 
@@ -75,6 +82,33 @@ def make_train_step(strategy, model, optimizer, loss_fn, global_batch_size: int)
         return strategy.reduce("SUM", per_replica, axis=None)  # each replica holds its share of the mean
 
     return train_step
+
+
+def skip_together(grads: list) -> list:
+    """Inside ``strategy.run``: make every replica's gradients non-finite when any replica's are.
+
+    A ``LossScaleOptimizer`` skips a step when the gradients hold an inf/NaN, but on keras 3.15
+    it decides from the *first local replica's own* gradients, before the all-reduce: an
+    overflow on another GPU then passes into the summed gradients and turns every weight into
+    NaN (``MirroredStrategy``), or workers disagree about skipping and wait on each other
+    (``MultiWorkerMirroredStrategy``). One all-reduced flag gives every replica the same
+    verdict: when any replica overflowed, all gradients become NaN and all replicas skip.
+    """
+    finite = [tf.reduce_all(tf.math.is_finite(_dense_values(g))) for g in grads if g is not None]
+    local_bad = tf.cast(tf.logical_not(tf.reduce_all(finite)), tf.float32)
+    any_bad = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, local_bad) > 0
+    poison = tf.where(any_bad, float("nan"), 1.0)  # x * 1.0 keeps every bit of a good gradient
+    return [None if g is None else _scale(g, tf.cast(poison, g.dtype)) for g in grads]
+
+
+def _dense_values(g):
+    return g.values if isinstance(g, tf.IndexedSlices) else g
+
+
+def _scale(g, factor):
+    if isinstance(g, tf.IndexedSlices):  # sparse gradients (embeddings): scale the rows present
+        return tf.IndexedSlices(g.values * factor, g.indices, g.dense_shape)
+    return g * factor
 
 
 def build_in_scope(strategy, model, optimizer) -> None:

@@ -13,9 +13,11 @@ and restore it afterwards (:func:`policy` does both), or every later model inher
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Callable
 
-from rtxcourse.precision import PrecisionPlan, choose_precision
+from rtxcourse import hardware
+from rtxcourse.precision import PrecisionPlan, PrecisionWarning, choose_precision
 from rtxcourse.runtime import import_tensorflow
 
 tf = import_tensorflow()  # quiet start-up before keras pulls TensorFlow in
@@ -37,12 +39,36 @@ def plan(requested="auto") -> PrecisionPlan:
     TensorFlow places work on its first GPU when it sees one, else on the CPU. See
     :func:`rtxcourse.precision.choose_precision` for the rules and warnings.
     """
+    if not tf.config.list_physical_devices("GPU"):
+        _warn_if_driver_sees_gpus()
+        return choose_precision("cpu", requested=requested, stacklevel=3)
     cap = gpu_capability()
-    if tf.config.list_physical_devices("GPU") and cap is None:
+    if cap is None:
         raise ValueError("TensorFlow sees a GPU but reports no compute capability; pass one to "
                          "rtxcourse.precision.choose_precision('cuda', capability=...) yourself")
-    device = "cpu" if cap is None else "cuda"
-    return choose_precision(device, requested=requested, capability=cap, stacklevel=3)
+    return choose_precision("cuda", requested=requested, capability=cap, stacklevel=3)
+
+
+_warned_driver_gpus = False  # say it once per process, not at every plan()
+
+
+def _warn_if_driver_sees_gpus() -> None:
+    """Warn when the NVIDIA driver shows GPUs that this TensorFlow cannot use.
+
+    The usual cause is a TensorFlow without its CUDA libraries. TensorFlow's own message about
+    it is a C++ warning, which the course's quiet start-up (TF_CPP_MIN_LOG_LEVEL) hides; and the
+    lesson sizes follow the driver's tier, so the lesson would run its GPU sizes on the CPU.
+    """
+    global _warned_driver_gpus
+    n = hardware.visible_gpu_count()
+    if n and not _warned_driver_gpus:
+        _warned_driver_gpus = True
+        warnings.warn(
+            f"the NVIDIA driver shows {n} GPU(s) but TensorFlow sees none, so TensorFlow runs on the "
+            "CPU, and lessons sized for the GPU tier run there. Most often TensorFlow cannot load its CUDA "
+            "libraries: pip install 'tensorflow[and-cuda]==2.21.0' (README, 'GPU users'); "
+            "`rtxcourse doctor` shows what each framework sees",
+            PrecisionWarning, stacklevel=3)
 
 
 @contextlib.contextmanager

@@ -366,3 +366,63 @@ def test_keras_loss_scale_optimizer_skips_overflow_and_halves_scale(ptf):
     step(X * 1e30, y)
     assert float(opt.dynamic_scale) == scale / 2
     assert np.array_equal(model.layers[2].kernel.numpy(), w)
+
+
+def _tf_sees_gpus(monkeypatch, ptf, capability, count=1):
+    """Let TensorFlow "see" ``count`` GPUs of ``capability`` (device listing and details only)."""
+    tf = ptf.tf
+    real_list = tf.config.list_physical_devices
+    fake = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(count)]
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda device_type=None: fake if device_type == "GPU" else real_list(device_type))
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda dev: {"device_name": "fake", "compute_capability": capability})
+
+
+@pytest.mark.parametrize("capability, policy, scaling, tf32", [
+    ((7, 5), "mixed_float16", True, False),  # T4: fp16 + LossScaleOptimizer, no TF32
+    ((7, 0), "mixed_float16", True, False),  # V100
+    ((8, 0), "mixed_bfloat16", False, True),  # A100: bf16, TF32 for what stays float32
+    ((9, 0), "mixed_bfloat16", False, True),  # H100
+])
+def test_keras_plan_follows_the_gpu_tensorflow_sees(ptf, monkeypatch, capability, policy, scaling, tf32):
+    import keras
+
+    _tf_sees_gpus(monkeypatch, ptf, capability)
+    plan = ptf.plan()
+    assert (plan.device, plan.keras_policy, plan.loss_scaling, plan.tf32) == ("cuda", policy, scaling, tf32)
+    wrapped = ptf.optimizer(keras.optimizers.SGD(0.1), plan)
+    assert isinstance(wrapped, keras.mixed_precision.LossScaleOptimizer) == scaling
+    assert ptf.plan("fp32").tf32 is False  # the strict baseline switches TF32 off
+
+
+def test_keras_plan_on_pre_ampere_says_bf16_is_replaced_by_fp16(ptf, monkeypatch):
+    _tf_sees_gpus(monkeypatch, ptf, (7, 5))
+    with pytest.warns(PrecisionWarning, match="no bf16 Tensor Cores"):
+        plan = ptf.plan("bf16")
+    assert plan.keras_policy == "mixed_float16" and "loss scaling" in str(plan)
+
+
+def test_keras_plan_warns_once_when_the_driver_shows_gpus_tensorflow_cannot_use(ptf, monkeypatch):
+    _tf_sees_gpus(monkeypatch, ptf, None, count=0)
+    monkeypatch.setattr(ptf, "_warned_driver_gpus", False)
+    monkeypatch.setattr(ptf.hardware, "visible_gpu_count", lambda: 2)
+    with pytest.warns(PrecisionWarning, match=r"driver shows 2 GPU\(s\) but TensorFlow sees none"):
+        assert ptf.plan().device == "cpu"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)
+        ptf.plan()  # said once per process
+        monkeypatch.setattr(ptf, "_warned_driver_gpus", False)
+        monkeypatch.setattr(ptf.hardware, "visible_gpu_count", lambda: 0)
+        ptf.plan()  # no GPU anywhere: nothing to say
+
+
+def test_keras_tf32_switch_is_restored(ptf):
+    tf = ptf.tf
+    before = tf.config.experimental.tensor_float_32_execution_enabled()
+    with ptf.tf32(not before):
+        assert tf.config.experimental.tensor_float_32_execution_enabled() is (not before)
+    assert tf.config.experimental.tensor_float_32_execution_enabled() is before
+    with ptf.policy(choose_precision("cuda", requested="fp32", capability=(8, 0))):
+        assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    assert tf.config.experimental.tensor_float_32_execution_enabled() is before

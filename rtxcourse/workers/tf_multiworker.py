@@ -13,6 +13,10 @@ gradients with the others. Worker 0 is the *chief*: it logs and its checkpoint i
     TF_CONFIG='{"cluster": {"worker": ["node0:12345", "node1:12345"]}, "task": {"type": "worker", "index": 0}}' \\
         python -m rtxcourse.workers.tf_multiworker
 
+A worker uses every GPU it can see (one replica per GPU), so one worker per node needs nothing
+more; several workers on one node each need their own ``CUDA_VISIBLE_DEVICES`` (``launch_tf``
+sets it), or they would all claim the same GPUs.
+
 The training loop is a custom one (``strategy.run``): on keras 3.15 ``model.fit`` fails under
 this strategy (``--try-fit`` checks whether it works on your versions; lesson 08 explains).
 """
