@@ -243,6 +243,28 @@ def visible_gpu_count() -> int:
     return len(visible_driver_gpus())
 
 
+def missing_kernels(capability, archs) -> str | None:
+    """Say why a CUDA build has no ready kernels for a GPU of ``capability``; None when it has them.
+
+    ``archs`` is the build's list, e.g. TensorFlow's ``['sm_60', 'sm_80', 'sm_89', 'compute_90']``.
+    Machine code for ``sm_XY`` runs on GPUs of the same major X and minor >= Y; any other GPU
+    needs PTX (``compute_XY`` with XY at most its capability), compiled on first use.
+    """
+    cap = parse_capability(capability)
+    if cap is None or not archs:
+        return None
+    cubins = [parse_capability(a) for a in archs if a.startswith("sm_")]
+    if any(c and c[0] == cap[0] and c[1] <= cap[1] for c in cubins):
+        return None
+    built = ", ".join(archs)
+    ptx = [parse_capability(a.removeprefix("compute_")) for a in archs if a.startswith("compute_")]
+    if any(p and p <= cap for p in ptx):
+        return (f"has no kernels built for compute capability {cap[0]}.{cap[1]} (built for {built}): the first "
+                "run compiles them from PTX, which can take many minutes and look like a hang; "
+                "export CUDA_CACHE_MAXSIZE=4294967296 so that this happens once")
+    return f"cannot run on compute capability {cap[0]}.{cap[1]} (built for {built})"
+
+
 def installed(module: str) -> bool:
     """True when ``module`` can be imported (checked without importing it)."""
     try:
@@ -298,6 +320,7 @@ def tf_info() -> dict[str, Any]:
         "version": tf.__version__,
         "keras": _version_of("keras"),
         "cuda_build": build.get("cuda_version") if build.get("is_cuda_build") else None,
+        "cuda_archs": list(build.get("cuda_compute_capabilities") or []),
         "gpus": [],
     }
     for i, dev in enumerate(tf.config.list_physical_devices("GPU")):
@@ -460,6 +483,8 @@ def advice(rep: dict[str, Any], n_driver: int) -> list[str]:
                         "puts them into the venv")
         elif seen < n_visible:
             tips.append(f"TensorFlow sees {seen} of the {n_visible} visible GPU(s): check CUDA_VISIBLE_DEVICES and nvidia-smi")
+        gaps = {gap for g in tf_.get("gpus") or [] if (gap := missing_kernels(g.get("capability"), tf_.get("cuda_archs")))}
+        tips.extend(f"TensorFlow {tf_['version']} {gap}" for gap in sorted(gaps))
     return tips
 
 

@@ -127,8 +127,12 @@ def seed_everything(seed: int = 0, *, deterministic: bool = False) -> list[str]:
 def quiet_frameworks() -> None:
     """Silence framework start-up noise (CUDA probing, oneDNN notices) before they are imported.
 
-    TensorFlow reads ``TF_CPP_MIN_LOG_LEVEL`` once, at import, so this must run first. Real
-    errors still show. An explicit value set by the user is kept.
+    TensorFlow reads ``TF_CPP_MIN_LOG_LEVEL`` once, at import, so this must run first. Level 3
+    hides all of TensorFlow's C++ log lines, errors included (on a CPU its "errors" are notices
+    such as oneDNN falling back from fp16); failures still raise Python exceptions, and the GPU
+    problems those lines would report are what ``rtxcourse doctor`` diagnoses (and
+    :func:`import_tensorflow` says when a GPU lacks ready kernels). An explicit value set by the
+    user is kept: ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
@@ -170,11 +174,13 @@ def import_tensorflow():
 
             # Grow GPU memory on demand instead of TensorFlow's default of taking nearly all of it,
             # so torch (same kernel, lessons 01 and 05) and other processes still get memory.
+            gaps = set()
             for gpu in tf.config.list_physical_devices("GPU"):  # also the CUDA probe, filtered
                 try:
                     tf.config.experimental.set_memory_growth(gpu, True)
                 except RuntimeError:  # devices already initialised: the setting is fixed now
                     pass
+                gaps.add(_tf_kernel_gap(tf, gpu))
             # In an interactive session (a notebook) TensorFlow sets its Python logger to INFO,
             # which floods cells with tf.distribute chatter; warnings and errors still show.
             tf.get_logger().setLevel("WARNING")
@@ -186,7 +192,21 @@ def import_tensorflow():
                     if ln.strip() and not any(n in ln for n in _TF_NOISE)]
             if kept:
                 sys.stderr.write("".join(kept))
+    for gap in sorted(g for g in gaps if g):  # hidden by the quiet log level, and it looks like a hang
+        print(f"rtxcourse: TensorFlow {tf.__version__} {gap}", file=sys.stderr)
     return tf
+
+
+def _tf_kernel_gap(tf, gpu) -> str | None:
+    """:func:`rtxcourse.hardware.missing_kernels` for one of TensorFlow's GPUs (None when all is well)."""
+    from rtxcourse.hardware import missing_kernels
+
+    try:
+        cap = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        archs = tf.sysconfig.get_build_info().get("cuda_compute_capabilities")
+    except Exception:  # a diagnosis must never stop the import
+        return None
+    return missing_kernels(cap, archs)
 
 
 @dataclass(frozen=True)

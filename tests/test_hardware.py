@@ -229,3 +229,32 @@ def test_cuda_visible_devices_by_uuid_and_mig(monkeypatch):
         assert hardware.driver_gpus()[0].seen_by == ["driver"]
     finally:
         hardware.driver_gpus.cache_clear()
+
+
+TF_2_21_ARCHS = ["sm_60", "sm_70", "sm_80", "sm_89", "compute_90"]  # tf.sysconfig.get_build_info() of 2.21
+
+
+@pytest.mark.parametrize("capability, expected", [
+    ((8, 0), None), ((8, 6), None), ((8, 9), None), ((7, 5), None),  # sm_80 machine code runs on 8.6; sm_70 on 7.5
+    ((9, 0), "compiles them from PTX"), ((12, 0), "compiles them from PTX"),
+    ((5, 2), "cannot run on compute capability 5.2"), (None, None),
+])
+def test_missing_kernels_follows_cuda_binary_compatibility(capability, expected):
+    gap = hardware.missing_kernels(capability, TF_2_21_ARCHS)
+    assert gap == expected if expected is None else expected in gap
+    assert hardware.missing_kernels(capability, []) is None
+
+
+def test_doctor_warns_that_tensorflow_compiles_kernels_for_an_h100(monkeypatch):
+    h100 = hardware.GPU(0, "NVIDIA H100 80GB HBM3", None, (9, 0), ["tensorflow"]).to_dict()
+    tf_view = {"installed": True, "version": "2.21.0", "keras": "3.15.1", "cuda_build": "12.5.1",
+               "cuda_archs": TF_2_21_ARCHS, "gpus": [h100, dict(h100, index=1)]}
+    _gpu_machine(monkeypatch, ["0, NVIDIA H100 80GB HBM3, 81559, 9.0", "1, NVIDIA H100 80GB HBM3, 81559, 9.0"],
+                 {"installed": False, "hint": ""}, tf_view)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    try:
+        rep = hardware.report()
+    finally:
+        hardware.driver_gpus.cache_clear()
+    (tip,) = rep["advice"]  # one line for two identical GPUs
+    assert tip.startswith("TensorFlow 2.21.0 has no kernels built for compute capability 9.0") and "CUDA_CACHE_MAXSIZE" in tip

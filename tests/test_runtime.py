@@ -77,3 +77,21 @@ def test_setup_prints_machine(capsys, fresh_quick):
     out = capsys.readouterr().out
     assert f"tier={info.tier}" in out and "seed=3" in out
     assert info.quick is runtime.quick_mode()
+
+
+def test_tf_kernel_gap_reads_the_gpu_and_the_build():
+    from types import SimpleNamespace
+
+    from rtxcourse.runtime import _tf_kernel_gap
+
+    def fake_tf(capability, fail=False):
+        def details(gpu):
+            if fail:
+                raise RuntimeError("driver went away")
+            return {"compute_capability": capability}
+        return SimpleNamespace(config=SimpleNamespace(experimental=SimpleNamespace(get_device_details=details)),
+                               sysconfig=SimpleNamespace(get_build_info=lambda: {"cuda_compute_capabilities": ["sm_80", "compute_90"]}))
+
+    assert "compiles them from PTX" in _tf_kernel_gap(fake_tf((9, 0)), "GPU:0")
+    assert _tf_kernel_gap(fake_tf((8, 6)), "GPU:0") is None
+    assert _tf_kernel_gap(fake_tf((9, 0), fail=True), "GPU:0") is None  # never stops the import
