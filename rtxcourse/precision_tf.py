@@ -13,10 +13,11 @@ and restore it afterwards (:func:`policy` does both), or every later model inher
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from typing import Callable
 
-from rtxcourse import hardware
+from rtxcourse import hardware, runtime
 from rtxcourse.precision import PrecisionPlan, PrecisionWarning, choose_precision
 from rtxcourse.runtime import import_tensorflow
 
@@ -53,22 +54,33 @@ _warned_driver_gpus = False  # say it once per process, not at every plan()
 
 
 def _warn_if_driver_sees_gpus() -> None:
-    """Warn when the NVIDIA driver shows GPUs that this TensorFlow cannot use.
+    """Warn when the NVIDIA driver shows GPUs that this TensorFlow cannot use; size lessons for the CPU.
 
     The usual cause is a TensorFlow without its CUDA libraries. TensorFlow's own message about
-    it is a C++ warning, which the course's quiet start-up (TF_CPP_MIN_LOG_LEVEL) hides; and the
-    lesson sizes follow the driver's tier, so the lesson would run its GPU sizes on the CPU.
+    it is a C++ warning, which the course's quiet start-up (TF_CPP_MIN_LOG_LEVEL) hides. Lesson
+    sizes follow the hardware tier, so the tier drops to ``cpu``
+    (:func:`rtxcourse.runtime.fall_back_to_cpu_tier`), unless torch is using a GPU in this
+    process (a lesson with both frameworks keeps torch's GPU sizes).
     """
     global _warned_driver_gpus
     n = hardware.visible_gpu_count()
-    if n and not _warned_driver_gpus:
-        _warned_driver_gpus = True
-        warnings.warn(
-            f"the NVIDIA driver shows {n} GPU(s) but TensorFlow sees none, so TensorFlow runs on the "
-            "CPU, and lessons sized for the GPU tier run there. Most often TensorFlow cannot load its CUDA "
-            "libraries: pip install 'tensorflow[and-cuda]==2.21.0' (README, 'GPU users'); "
-            "`rtxcourse doctor` shows what each framework sees",
-            PrecisionWarning, stacklevel=3)
+    if not n or _warned_driver_gpus:
+        return
+    _warned_driver_gpus = True
+    torch = sys.modules.get("torch")
+    torch_on_gpu = torch is not None and torch.cuda.is_available()
+    if torch_on_gpu:
+        sizes = "lessons keep their GPU sizes for torch, which uses the GPU"
+    elif runtime.fall_back_to_cpu_tier("TensorFlow sees none of the driver's GPUs"):
+        sizes = "lessons use CPU sizes from here on"
+    else:
+        sizes = f"the hardware tier stays {runtime.tier()!r}"
+    warnings.warn(
+        f"the NVIDIA driver shows {n} GPU(s) but TensorFlow sees none, so TensorFlow runs on the CPU "
+        f"({sizes}). Most often TensorFlow cannot load its CUDA libraries: "
+        "pip install 'tensorflow[and-cuda]==2.21.0' (README, 'GPU users'); "
+        "`rtxcourse doctor` shows what each framework sees",
+        PrecisionWarning, stacklevel=3)
 
 
 @contextlib.contextmanager

@@ -30,20 +30,27 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 def default_device() -> torch.device:
     """The first CUDA GPU when torch can use one, else the CPU.
 
-    Warns (:class:`RuntimeWarning`) when the hardware tier says GPU but torch cannot use one (a
-    CPU-only torch build, or a driver too old for torch's CUDA): the lessons' sizes follow the
-    tier (``rtxcourse.by_tier``), so they would run at GPU sizes on the CPU.
+    When the driver shows GPUs that torch cannot use (a CPU-only torch build, or a driver too
+    old for torch's CUDA), it says so (:class:`RuntimeWarning`) and drops the hardware tier to
+    ``cpu`` (:func:`rtxcourse.runtime.fall_back_to_cpu_tier`), so that lessons pick CPU sizes
+    instead of running GPU sizes on the CPU.
     """
     if torch.cuda.is_available():
         return torch.device("cuda")
-    from rtxcourse.runtime import tier
+    from rtxcourse import runtime
 
-    if tier() != "cpu":  # the driver (or RTXCOURSE_TIER) says GPU, torch says no
+    current = runtime.tier()
+    if current != "cpu":  # the driver (or RTXCOURSE_TIER) says GPU, torch says no
         build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
-        warnings.warn(f"the hardware tier is {tier()!r}, but torch {torch.__version__} ({build}) cannot use a GPU, "
-                      "so this runs on the CPU at the GPU tier's sizes. Install a CUDA build of torch that matches "
-                      "the NVIDIA driver (`rtxcourse doctor` shows both), or set RTXCOURSE_TIER=cpu for CPU sizes.",
-                      RuntimeWarning, stacklevel=2)
+        problem = f"torch {torch.__version__} ({build}) cannot use a GPU"
+        fix = "install a CUDA build of torch that matches the NVIDIA driver (`rtxcourse doctor` shows both)"
+        if runtime.fall_back_to_cpu_tier(problem):
+            warnings.warn(f"the driver shows GPUs, but {problem}: lessons run on the CPU with CPU sizes. "
+                          f"To train on the GPU, {fix}.", RuntimeWarning, stacklevel=2)
+        else:
+            warnings.warn(f"the hardware tier is {current!r} (RTXCOURSE_TIER), but {problem}: this runs on the "
+                          f"CPU at the GPU tier's sizes. Set RTXCOURSE_TIER=cpu for CPU sizes, or {fix}.",
+                          RuntimeWarning, stacklevel=2)
     return torch.device("cpu")
 
 

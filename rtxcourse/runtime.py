@@ -55,21 +55,49 @@ def tier_rank(tier: str) -> int:
 
 
 @lru_cache(maxsize=None)
+def _machine_tier() -> tuple[str, bool]:
+    """(tier from RTXCOURSE_TIER or the driver's GPU count, whether RTXCOURSE_TIER forced it)."""
+    forced = os.environ.get("RTXCOURSE_TIER", "").strip()
+    if forced:
+        tier_rank(forced)
+        return forced, True
+    from rtxcourse.hardware import visible_gpu_count
+
+    n = visible_gpu_count()
+    return ("cpu" if n == 0 else "1-gpu" if n == 1 else "multi-gpu"), False
+
+
+_cpu_fallback: str | None = None  # why a framework could not use the GPUs the driver reports
+
+
 def tier() -> str:
     """Return the hardware tier of this machine from the GPUs the driver reports.
 
     Uses the driver (``nvidia-smi`` or ``/proc/driver/nvidia``), not a framework, so asking
     costs milliseconds and loads neither TensorFlow nor torch. ``RTXCOURSE_TIER`` overrides it
-    (an instructor can force the CPU path on a GPU box).
+    (an instructor can force the CPU path on a GPU box). When a framework turns out unable to
+    use those GPUs (:func:`fall_back_to_cpu_tier`), the tier is ``cpu`` from then on.
     """
-    forced = os.environ.get("RTXCOURSE_TIER", "").strip()
-    if forced:
-        tier_rank(forced)
-        return forced
-    from rtxcourse.hardware import visible_gpu_count
+    found, forced = _machine_tier()
+    return "cpu" if _cpu_fallback and not forced else found
 
-    n = visible_gpu_count()
-    return "cpu" if n == 0 else "1-gpu" if n == 1 else "multi-gpu"
+
+def fall_back_to_cpu_tier(reason: str) -> bool:
+    """Size lessons for the CPU from now on: the driver shows GPUs, but the framework cannot use them.
+
+    Called by the frameworks' device choice (``precision_torch.default_device``,
+    ``precision_tf.plan``) so that a CPU-only wheel on a GPU machine runs CPU sizes instead of
+    GPU sizes on the CPU. Returns True when this call changed the tier; an ``RTXCOURSE_TIER``
+    set by the user is kept (False).
+    """
+    global _cpu_fallback
+    if not isinstance(reason, str) or not reason:
+        raise ValueError(f"say why the GPU tier is given up, got {reason!r}")
+    found, forced = _machine_tier()
+    if forced or found == "cpu" or _cpu_fallback:
+        return False
+    _cpu_fallback = reason
+    return True
 
 
 def by_tier(*, quick, cpu, gpu=None, multi_gpu=None):

@@ -272,16 +272,43 @@ def test_torch_plan_on_a_gpu_picks_dtype_scaler_and_device(pt, fake_gpu, capabil
             assert pt.plan("cuda:0", "bf16").dtype == "float16"
 
 
-def test_torch_default_device_warns_when_the_driver_sees_a_gpu_torch_cannot_use(pt, monkeypatch):
+@pytest.fixture
+def driver_gpus(monkeypatch):
+    """Make the driver show ``n`` GPUs (call the fixture's value with n); the tier is recomputed."""
+    from rtxcourse import hardware, runtime
+
+    def show(n: int):
+        monkeypatch.delenv("RTXCOURSE_TIER", raising=False)
+        monkeypatch.setattr(hardware, "visible_gpu_count", lambda: n)
+        monkeypatch.setattr(runtime, "_cpu_fallback", None)
+        runtime._machine_tier.cache_clear()
+
+    yield show
+    runtime._machine_tier.cache_clear()
+
+
+def test_torch_default_device_falls_back_to_cpu_sizes_when_torch_cannot_use_the_gpu(pt, monkeypatch, driver_gpus):
     import torch
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr("rtxcourse.runtime.tier", lambda: "1-gpu")
-    with pytest.warns(RuntimeWarning, match="cannot use a GPU.*RTXCOURSE_TIER=cpu"):
+    from rtxcourse import runtime
+
+    driver_gpus(1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # e.g. a CPU-only wheel on a GPU machine
+    assert runtime.tier() == "1-gpu"
+    with pytest.warns(RuntimeWarning, match="cannot use a GPU: lessons run on the CPU with CPU sizes"):
         assert pt.default_device() == torch.device("cpu")
+    assert runtime.tier() == "cpu"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pt.default_device() == torch.device("cpu")  # said once: the tier is cpu now
     with pytest.raises(ValueError, match="sees no CUDA GPU"):
         pt.plan("cuda")
-    monkeypatch.setattr("rtxcourse.runtime.tier", lambda: "cpu")
+    monkeypatch.setenv("RTXCOURSE_TIER", "1-gpu")  # a tier the user forces is kept, and the warning says so
+    runtime._machine_tier.cache_clear()
+    with pytest.warns(RuntimeWarning, match="'1-gpu' \\(RTXCOURSE_TIER\\).*Set RTXCOURSE_TIER=cpu"):
+        pt.default_device()
+    assert runtime.tier() == "1-gpu"
+    driver_gpus(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert pt.default_device() == torch.device("cpu")  # no GPU anywhere: nothing to say
@@ -403,17 +430,31 @@ def test_keras_plan_on_pre_ampere_says_bf16_is_replaced_by_fp16(ptf, monkeypatch
     assert plan.keras_policy == "mixed_float16" and "loss scaling" in str(plan)
 
 
-def test_keras_plan_warns_once_when_the_driver_shows_gpus_tensorflow_cannot_use(ptf, monkeypatch):
+def test_keras_plan_warns_once_when_the_driver_shows_gpus_tensorflow_cannot_use(ptf, monkeypatch, driver_gpus):
+    torch = pytest.importorskip("torch")
+
+    from rtxcourse import runtime
+
     _tf_sees_gpus(monkeypatch, ptf, None, count=0)
     monkeypatch.setattr(ptf, "_warned_driver_gpus", False)
-    monkeypatch.setattr(ptf.hardware, "visible_gpu_count", lambda: 2)
-    with pytest.warns(PrecisionWarning, match=r"driver shows 2 GPU\(s\) but TensorFlow sees none"):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    driver_gpus(2)
+    with pytest.warns(PrecisionWarning, match=r"driver shows 2 GPU\(s\) but TensorFlow sees none.*CPU sizes from here on"):
         assert ptf.plan().device == "cpu"
+    assert runtime.tier() == "cpu"
     with warnings.catch_warnings():
         warnings.simplefilter("error", PrecisionWarning)
         ptf.plan()  # said once per process
-        monkeypatch.setattr(ptf, "_warned_driver_gpus", False)
-        monkeypatch.setattr(ptf.hardware, "visible_gpu_count", lambda: 0)
+    driver_gpus(2)  # torch uses the GPU in this process: its sizes stay
+    monkeypatch.setattr(ptf, "_warned_driver_gpus", False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.warns(PrecisionWarning, match="keep their GPU sizes for torch"):
+        ptf.plan()
+    assert runtime.tier() == "multi-gpu"
+    driver_gpus(0)
+    monkeypatch.setattr(ptf, "_warned_driver_gpus", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)
         ptf.plan()  # no GPU anywhere: nothing to say
 
 

@@ -10,7 +10,7 @@ from rtxcourse import runtime
 def fresh_quick():
     yield
     runtime.set_quick_mode(None)
-    runtime.tier.cache_clear()
+    runtime._machine_tier.cache_clear()
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("", False), ("no", False)])
@@ -28,17 +28,17 @@ def test_by_tier_picks_quick_then_tier(monkeypatch, fresh_quick):
     runtime.set_quick_mode(False)
     for tier, expected in (("cpu", 2), ("1-gpu", 3), ("multi-gpu", 4)):
         monkeypatch.setenv("RTXCOURSE_TIER", tier)
-        runtime.tier.cache_clear()
+        runtime._machine_tier.cache_clear()
         assert runtime.by_tier(quick=1, cpu=2, gpu=3, multi_gpu=4) == expected
     monkeypatch.setenv("RTXCOURSE_TIER", "multi-gpu")
-    runtime.tier.cache_clear()
+    runtime._machine_tier.cache_clear()
     assert runtime.by_tier(quick=1, cpu=2, gpu=3) == 3  # multi_gpu defaults to gpu
     assert runtime.by_tier(quick=1, cpu=2) == 2  # gpu defaults to cpu
 
 
 def test_bad_tier_override_is_a_clear_error(monkeypatch, fresh_quick):
     monkeypatch.setenv("RTXCOURSE_TIER", "tpu")
-    runtime.tier.cache_clear()
+    runtime._machine_tier.cache_clear()
     with pytest.raises(ValueError, match="unknown hardware tier 'tpu'"):
         runtime.tier()
 
@@ -49,7 +49,7 @@ def test_tier_follows_visible_gpus(monkeypatch, fresh_quick):
     monkeypatch.delenv("RTXCOURSE_TIER", raising=False)
     for n, expected in ((0, "cpu"), (1, "1-gpu"), (4, "multi-gpu")):
         monkeypatch.setattr(hardware, "visible_gpu_count", lambda n=n: n)
-        runtime.tier.cache_clear()
+        runtime._machine_tier.cache_clear()
         assert runtime.tier() == expected
 
 
@@ -95,3 +95,23 @@ def test_tf_kernel_gap_reads_the_gpu_and_the_build():
     assert "compiles them from PTX" in _tf_kernel_gap(fake_tf((9, 0)), "GPU:0")
     assert _tf_kernel_gap(fake_tf((8, 6)), "GPU:0") is None
     assert _tf_kernel_gap(fake_tf((9, 0), fail=True), "GPU:0") is None  # never stops the import
+
+
+def test_fall_back_to_cpu_tier_only_changes_a_gpu_tier_found_by_the_driver(monkeypatch, fresh_quick):
+    from rtxcourse import hardware
+
+    monkeypatch.delenv("RTXCOURSE_TIER", raising=False)
+    monkeypatch.setattr(runtime, "_cpu_fallback", None)
+    monkeypatch.setattr(hardware, "visible_gpu_count", lambda: 2)
+    runtime._machine_tier.cache_clear()
+    runtime.set_quick_mode(False)
+    assert runtime.tier() == "multi-gpu" and runtime.by_tier(quick=0, cpu=1, gpu=2) == 2
+    assert runtime.fall_back_to_cpu_tier("torch is a CPU-only build") is True
+    assert runtime.tier() == "cpu" and runtime.by_tier(quick=0, cpu=1, gpu=2) == 1
+    assert runtime.fall_back_to_cpu_tier("again") is False  # already on the CPU tier
+    with pytest.raises(ValueError, match="say why"):
+        runtime.fall_back_to_cpu_tier("")
+    monkeypatch.setattr(runtime, "_cpu_fallback", None)
+    monkeypatch.setenv("RTXCOURSE_TIER", "1-gpu")  # forced by the user: kept
+    runtime._machine_tier.cache_clear()
+    assert runtime.fall_back_to_cpu_tier("torch is a CPU-only build") is False and runtime.tier() == "1-gpu"
