@@ -198,11 +198,11 @@ def torch_gpu_count() -> int:
 
     usable = torch.cuda.device_count()  # 0 for a CPU-only build; respects CUDA_VISIBLE_DEVICES
     if usable < driver:
-        why = ("a CPU-only build" if torch.version.cuda is None
-               else f"built for CUDA {torch.version.cuda}")
+        from rtxcourse.precision_torch import build
+
         warnings.warn(
             f"the NVIDIA driver shows {driver} GPU(s) but torch {torch.__version__} can use {usable} "
-            f"({why}); torch workers that need a GPU will run on the CPU. Install a CUDA build "
+            f"({build()}); torch workers that need a GPU will run on the CPU. Install a CUDA build "
             "of torch (README, 'GPU users') and check with `rtxcourse doctor`.",
             RuntimeWarning,
             stacklevel=3,

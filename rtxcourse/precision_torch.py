@@ -41,8 +41,7 @@ def default_device() -> torch.device:
 
     current = runtime.tier()
     if current != "cpu":  # the driver (or RTXCOURSE_TIER) says GPU, torch says no
-        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
-        problem = f"torch {torch.__version__} ({build}) cannot use a GPU"
+        problem = f"torch {torch.__version__} ({build()}) cannot use a GPU"
         fix = "install a CUDA build of torch that matches the NVIDIA driver (`rtxcourse doctor` shows both)"
         if runtime.fall_back_to_cpu_tier(problem):
             warnings.warn(f"the driver shows GPUs, but {problem}: lessons run on the CPU with CPU sizes. "
@@ -52,6 +51,11 @@ def default_device() -> torch.device:
                           f"CPU at the GPU tier's sizes. Set RTXCOURSE_TIER=cpu for CPU sizes, or {fix}.",
                           RuntimeWarning, stacklevel=2)
     return torch.device("cpu")
+
+
+def build() -> str:
+    """Which CUDA this torch was built for, in words: 'a CPU-only build' or 'built for CUDA 12.8'."""
+    return "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
 
 
 def plan(device=None, requested="auto") -> PrecisionPlan:
