@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rtxcourse import catalog
-from rtxcourse.release import KERNELSPEC
+from rtxcourse.course import catalog
+from rtxcourse.course.notebook import KERNELSPEC
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -42,7 +42,11 @@ def test_lesson_starts_with_setup_and_ends_with_self_check(path):
             for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
     assert code, f"{path.name} has no code cell: it would run nothing"
     assert "rc.setup(" in code[0], f"{path.name}: the first code cell must call rc.setup(...)"
-    assert "assert " in code[-1], f"{path.name}: the last code cell must be a self-check with asserts"
+    # The self-check: the lesson's checks live in rtxcourse/selfchecks/lessonNN.py, so the tests can
+    # show that each of them fails on broken evidence (tests/test_selfcheck_NN.py).
+    lesson_id = path.name[:2]
+    assert f"lesson{lesson_id}.check(" in code[-1] or "assert " in code[-1], (
+        f"{path.name}: the last code cell must be the self-check (rtxcourse.selfchecks.lesson{lesson_id}.check(...))")
 
 
 def test_can_run_explains_why_not():
@@ -62,6 +66,7 @@ def test_can_run_explains_why_not():
         ('[[lesson]]\nid = "01"\nnotebook = "n.ipynb"\n', "'title' must be a non-empty string"),
         ('[[lesson]]\nid = "01"\nnotebook = "n"\ntitle = "t"\nframeworks = ["jax"]\n', "unknown framework"),
         ('[[lesson]]\nid = "01"\nnotebook = "n"\ntitle = "t"\nmin_tier = "tpu"\n', "min_tier must be one of"),
+        ('[[lesson]]\nid = "01"\nnotebook = "n"\ntitle = "t"\nquick_second = 5\n', "unknown key\\(s\\) \\['quick_second'\\]"),
         ('[[lesson]]\nid = "01"\nnotebook = "a"\ntitle = "t"\n[[lesson]]\nid = "01"\nnotebook = "b"\ntitle = "t"\n', "duplicate lesson ids"),
     ],
 )

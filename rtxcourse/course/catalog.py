@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from rtxcourse.hardware import FRAMEWORKS, available_frameworks
 from rtxcourse.runtime import TIERS, tier_rank
 
-FRAMEWORKS = {"torch": "torch", "tf": "tensorflow"}  # catalog name -> importable module
+__all__ = ["FRAMEWORKS", "CatalogError", "Lesson", "available_frameworks", "by_notebook", "lesson_plan", "lessons"]
+
 _CATALOG = Path(__file__).with_name("lessons.toml")
 
 
@@ -34,7 +36,6 @@ class Lesson:
     quick_seconds: float = 60
     exercise: str | None = None
     exercise_seconds: float = 60
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def stem(self) -> str:
@@ -67,12 +68,11 @@ def _lesson(entry: dict, index: int) -> Lesson:
     for key in ("min_tier", "full_size_tier"):
         if entry.get(key, "cpu") not in TIERS:
             raise CatalogError(f"{where}: {key} must be one of {TIERS}, got {entry.get(key)!r}")
-    known = set(Lesson.__dataclass_fields__) - {"extra"}
-    return Lesson(
-        **{k: v for k, v in entry.items() if k in known and k != "frameworks"},
-        frameworks=fws,
-        extra={k: v for k, v in entry.items() if k not in known},
-    )
+    known = set(Lesson.__dataclass_fields__)
+    unknown = sorted(set(entry) - known)
+    if unknown:  # a typo ("quick_second") must not fall back to a default silently
+        raise CatalogError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    return Lesson(**{k: v for k, v in entry.items() if k != "frameworks"}, frameworks=fws)
 
 
 @lru_cache(maxsize=None)
@@ -97,8 +97,20 @@ def by_notebook(path: str | Path) -> Lesson | None:
     return None
 
 
-def available_frameworks() -> set[str]:
-    """Catalog names of the frameworks installed here (checked without importing them)."""
-    from rtxcourse.hardware import installed
+def lesson_plan(tier: str, available: set[str] | None = None) -> dict:
+    """Which lessons run here at full size, at reduced size, or not at all, as doctor lines."""
+    available = available_frameworks() if available is None else available
+    full, reduced, cannot = [], [], []
+    for lesson in lessons():
+        ok, why = lesson.can_run(tier, available)
+        if not ok:
+            cannot.append(f"{lesson.id} ({why})")
+        else:
+            (full if lesson.full_size_on(tier) else reduced).append(lesson.id)
+    lines = [("Full size here", ", ".join(full) or "none")]
+    if reduced:
+        lines.append(("Reduced size here", ", ".join(reduced) + " (they run, with smaller sizes)"))
+    if cannot:
+        lines.append(("Cannot run here", "; ".join(cannot)))
+    return {"full_size": full, "reduced_size": reduced, "cannot_run": cannot, "lines": lines}
 
-    return {name for name, module in FRAMEWORKS.items() if installed(module)}
