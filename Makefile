@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.rtxcourse-installed
 LAB_ARGS ?=
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k precision -x"
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist; a notebook's cells stay together in one process). Timings inside
+# lessons are ratios measured in one run, so they hold with two processes; PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # JupyterLab refuses to start as root (containers, cloud images) unless told it may.
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
@@ -39,7 +43,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	@if [ -n "$(PYTEST_ARGS)" ]; then RTXCOURSE_QUICK=1 $(PY) -m pytest $(PYTEST_ARGS); exit $$?; fi; \
 	$(MAKE) --no-print-directory one-framework-venvs > $(VENV)/one-framework.log 2>&1 & builder=$$!; \
-	status=0; RTXCOURSE_QUICK=1 $(PY) -m pytest || status=$$?; \
+	status=0; RTXCOURSE_QUICK=1 $(PY) -m pytest $(XDIST) || status=$$?; \
 	if ! wait $$builder; then cat $(VENV)/one-framework.log; echo "one-framework installs failed"; exit 1; fi; \
 	$(MAKE) --no-print-directory test-one-framework || status=1; \
 	exit $$status
