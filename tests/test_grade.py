@@ -210,7 +210,7 @@ def test_mutant_files_are_checked_for_mistakes(tmp_path):
     good = mutants.load(FIXTURES / "90_mini_stats_mutants.toml")
     assert [m.question for m in good] == ["q1", "q2", "q3"]
     assert "xs.sort()" in mutants.submission(nb, good[2]).cells[4].source
-    for change, match in ((dict(find="len(xs)"), "occurs 2 times"), (dict(find="nowhere"), "occurs 0 times"),
+    for change, match in ((dict(find="xs"), "occurs 3 times"), (dict(find="nowhere"), "occurs 0 times"),
                           (dict(cell="cell-099"), "no cell with id"), (dict(question="q9"), "not a question")):
         bad = mutants.Mutant(**{**good[0].__dict__, **change})
         with pytest.raises(mutants.MutantError, match=match):
