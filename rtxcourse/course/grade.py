@@ -405,10 +405,11 @@ def collect(executed, run: dict, assignment: Assignment, limits: Limits, student
         if index in run.get("truncated_cells", []):
             grade.notes.append(Note(TRUNCATED, f"{where} printed more than the output limit of "
                                                f"{limits.output_limit / 2**20:g} MB; the rest was dropped"))
-    if run.get("ended") in ("kernel died", "timeout", "kernel failed"):
-        status = KERNEL_DIED if run["ended"] != "timeout" else TIMEOUT
+    ended = run.get("ended")
+    if ended in ("kernel died", "timeout", "kernel failed"):
+        status = {"kernel died": KERNEL_DIED, "timeout": TIMEOUT, "kernel failed": GRADER_ERROR}[ended]
         extra = f"; it may have run out of memory (limit {limits.memory_gb:g} GB)" if status == KERNEL_DIED else ""
-        grade.notes.append(Note(status, run.get("message", run["ended"]) + extra + "; later checks did not run"))
+        grade.notes.append(Note(status, run.get("message", ended) + extra + "; later checks did not run"))
     not_run = ("the kernel stopped before this check ran" if run.get("ended") != "completed"
                else "this check did not run (a %%framework section this machine skips?)")
     for qid, max_points in assignment.max_points.items():
@@ -492,7 +493,7 @@ class Batch:
             if not (job / "run.json").exists():
                 raise RuntimeError("the kernel runner stopped without a result (see grade.log)")
             run = json.loads((job / "run.json").read_text(encoding="utf-8"))
-            executed = nbformat.read(job / "executed.ipynb", as_version=4)
+            executed = nbformat.v4.reads((job / "executed.ipynb").read_text(encoding="utf-8"))
             if self.executed_dir is not None:
                 target = self.executed_dir / f"{gradebook.safe_name(sub.student)}.ipynb"
                 target.parent.mkdir(parents=True, exist_ok=True)

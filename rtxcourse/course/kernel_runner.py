@@ -203,13 +203,14 @@ async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes
 def run_job(job_dir: Path) -> None:
     """Execute ``job_dir/prepared.ipynb`` with the limits of ``job.json``; write the results there."""
     job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
-    nb = nbformat.read(job_dir / "prepared.ipynb", as_version=4)
+    # The grader wrote and validated this notebook: the v4 reader and writer skip the schema.
+    nb = nbformat.v4.reads((job_dir / "prepared.ipynb").read_text(encoding="utf-8"))
     try:
         run = asyncio.run(execute(nb, cell_timeout=job["cell_timeout"], total_timeout=job["timeout"],
                                   memory_bytes=int(job["memory_bytes"]), output_limit=int(job["output_limit"])))
     except Exception as e:  # still leave a result: the grader reports it for this submission only
         run = {"ended": "kernel failed", "message": f"the kernel runner failed: {type(e).__name__}: {str(e)[:300]}"}
-    atomic_write(job_dir / "executed.ipynb", nbformat.writes(nb))
+    atomic_write(job_dir / "executed.ipynb", nbformat.v4.writes(nb))
     atomic_write(job_dir / "run.json", json.dumps(run))
 
 
