@@ -7,6 +7,7 @@ per kind of bad input; make_fixtures.py writes them and the first test keeps the
 from __future__ import annotations
 
 import copy
+import csv
 import importlib.util
 import json
 import subprocess
@@ -191,10 +192,31 @@ def test_gradebook_merges_rows_and_regrading_is_idempotent(tmp_path):
     first = path.read_text()
     gradebook.merge(path, [b])
     assert path.read_text() == first
-    rows = list(__import__("csv").DictReader(first.splitlines()))
+    rows = list(csv.DictReader(first.splitlines()))
     assert [(r["student"], r["assignment"]) for r in rows] == [("ann", "A1"), ("ben", "A1"), ("ann", "A2")]
     assert rows[1]["status"] == "cell error" and rows[1]["q1"] == "0" and rows[2]["p1"] == "2" and rows[2]["q1"] == ""
     assert list(rows[0])[:3] == ["student", "assignment", "q1"] and list(rows[0])[-5:] == gradebook.TAIL
+
+
+def test_an_interrupted_run_keeps_what_it_graded(tmp_path, monkeypatch, assignment):
+    def fake(self, sub):
+        return g.Grade(sub.student, NAME, {"q1": {"points": 1.0, "max_points": 1.0, "status": "passed", "message": "", "hint": ""}})
+
+    saved, real_merge = [], gradebook.merge
+
+    def merge(path, grades):  # the instructor presses Ctrl-C while the second grade is being saved
+        if saved:
+            raise KeyboardInterrupt
+        saved.append(grades[0].student)
+        return real_merge(path, grades)
+
+    monkeypatch.setattr(g.Batch, "grade", fake)
+    monkeypatch.setattr(gradebook, "merge", merge)
+    subs = [g.Submission("ann", SOURCE), g.Submission("ben", SOURCE)]
+    with pytest.raises(KeyboardInterrupt):
+        g.grade_all(subs, assignment, tmp_path, jobs=1, progress=False)
+    assert [r["student"] for r in gradebook.read(tmp_path / "gradebook.csv")[1]] == saved
+    assert not list(tmp_path.glob(".gradebook.csv.*"))  # no half-written file left
 
 
 def test_workshop_plan_in_the_instructors_guide_is_current():

@@ -44,7 +44,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -58,7 +57,7 @@ from pathlib import Path
 import nbformat
 
 from rtxcourse.course import gradebook, notebook, release
-from rtxcourse.course.kernel_runner import GRADER_KEY
+from rtxcourse.course.kernel_runner import GRADER_KEY, kill_group, with_this_package
 
 # Statuses, most important first: a submission gets the first that applies, and every note.
 GRADER_ERROR = "grader error"
@@ -457,7 +456,7 @@ class Batch:
 
     def __init__(self, assignment: Assignment, limits: Limits, executed_dir: Path | None = None):
         self.assignment, self.limits, self.executed_dir = assignment, limits, executed_dir
-        self._procs: set[subprocess.Popen] = set()
+        self._procs: dict[subprocess.Popen, Path] = {}  # runners in flight, and their job folders
         self._lock = threading.Lock()
         self.stopping = False
 
@@ -508,43 +507,36 @@ class Batch:
             raise RuntimeError("interrupted")
         with open(job / "runner.log", "wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "rtxcourse.course.kernel_runner", str(job)],
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=_runner_env())
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=with_this_package(dict(os.environ)))
             with self._lock:
-                self._procs.add(proc)
+                self._procs[proc] = job
             try:
                 proc.wait(timeout=self.limits.timeout + HARD_KILL_GRACE_S)
             except subprocess.TimeoutExpired:
                 log.error("%s: the kernel runner hung past %g s; killed", student, self.limits.timeout + HARD_KILL_GRACE_S)
-                _killpg(proc)
+                _kill_runner(proc, job)
                 proc.wait()
             finally:
                 with self._lock:
-                    self._procs.discard(proc)
+                    self._procs.pop(proc, None)
         if proc.returncode != 0:
             log.error("%s: kernel runner exit %s:\n%s", student, proc.returncode,
                       (job / "runner.log").read_text(encoding="utf-8", errors="replace")[-3000:])
 
     def stop(self) -> None:
-        """Kill every runner in flight (Ctrl-C): their kernels notice the parent is gone and exit."""
+        """Kill every runner in flight, and its kernel (Ctrl-C)."""
         self.stopping = True
         with self._lock:
-            for proc in list(self._procs):
-                _killpg(proc)
+            for proc, job in list(self._procs.items()):
+                _kill_runner(proc, job)
 
 
-def _killpg(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _runner_env() -> dict[str, str]:
-    """The runner imports the grader's own rtxcourse, wherever the grader was started from."""
-    env = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
-    return env
+def _kill_runner(proc: subprocess.Popen, job: Path) -> None:
+    """Kill a runner's process group, then its kernel's (the kernel leads a session of its own)."""
+    kill_group(proc.pid)
+    pid_file = job / "kernel.pid"
+    if pid_file.is_file():
+        kill_group(int(pid_file.read_text() or 0))
 
 
 def grade_all(submissions: list[Submission], assignment: Assignment, out: str | Path, jobs: int = 1,

@@ -100,6 +100,12 @@ def _size(n: float) -> str:
     return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 2**10:.0f} kB"
 
 
+def with_this_package(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with this ``rtxcourse``'s folder first on PYTHONPATH (wherever the grader started)."""
+    package_parent = str(Path(__file__).resolve().parents[2])
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)}
+
+
 def kernel_env(root: Path) -> dict[str, str]:
     """The kernel's environment: the grader's, with HOME, TMPDIR and PWD inside ``root``.
 
@@ -107,9 +113,7 @@ def kernel_env(root: Path) -> dict[str, str]:
     PYTHONPATH), runs in quick mode unless ``RTXCOURSE_QUICK`` says otherwise, plots without a
     display, and keeps matplotlib's font cache where it was (building it costs seconds).
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("OLDPWD", "JPY_PARENT_PID")}
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    env = with_this_package({k: v for k, v in os.environ.items() if k not in ("OLDPWD", "JPY_PARENT_PID")})
     env.setdefault("MPLCONFIGDIR", str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"))
     env.update(HOME=str(root / "home"), TMPDIR=str(root / "tmp"), PWD=str(root / "work"), MPLBACKEND="Agg")
     env.setdefault("RTXCOURSE_QUICK", "1")
@@ -138,7 +142,8 @@ def _exit_code(km) -> int | None:
     return None if process is None else process.poll()
 
 
-def _kill_group(pid: int | None) -> None:
+def kill_group(pid: int | None) -> None:
+    """SIGKILL the process group led by ``pid`` (a kernel leads its own session), if it still exists."""
     if not pid:
         return
     try:
@@ -147,8 +152,13 @@ def _kill_group(pid: int | None) -> None:
         pass
 
 
-async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes: int, output_limit: int):
-    """Execute ``nb`` (in place) in a fresh, limited kernel; return the run facts as a dict."""
+async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes: int, output_limit: int,
+                  pid_file: Path | None = None):
+    """Execute ``nb`` (in place) in a fresh, limited kernel; return the run facts as a dict.
+
+    ``pid_file`` receives the kernel's process id, so that whoever kills this runner can kill
+    the kernel's process group too.
+    """
     root = Path(tempfile.mkdtemp(prefix="rtxcourse-grade-"))
     for sub in ("home", "tmp", "work"):
         (root / sub).mkdir()
@@ -167,13 +177,15 @@ async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes
                 await km.start_kernel(cwd=str(root / "work"), env=kernel_env(root), stdout=log, stderr=log,
                                       extra_arguments=["--HistoryManager.hist_file=:memory:"])
                 pid = getattr(km.provisioner, "pid", None)
+                if pid_file is not None and pid:
+                    atomic_write(pid_file, str(pid))
                 await client.async_start_new_kernel_client()  # start-up has its own timeout, not the notebook's
                 run["kernel_start_seconds"] = time.monotonic() - t0
                 task = asyncio.ensure_future(client.async_execute())
                 done, _ = await asyncio.wait({task}, timeout=total_timeout)
                 if not done:  # kill the kernel first: nbclient then ends the task itself
                     run["ended"], run["message"] = "timeout", f"the notebook ran past the total timeout of {total_timeout:g} s and was stopped"
-                    _kill_group(pid)
+                    kill_group(pid)
                     await asyncio.wait({task}, timeout=30)
                     task.cancel()
                 else:
@@ -187,7 +199,7 @@ async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes
     finally:
         if client.kc is not None:
             client.kc.stop_channels()
-        _kill_group(pid)
+        kill_group(pid)
         try:
             await km.shutdown_kernel(now=True)
         except Exception:  # already gone: nothing left to stop
@@ -207,7 +219,8 @@ def run_job(job_dir: Path) -> None:
     nb = nbformat.v4.reads((job_dir / "prepared.ipynb").read_text(encoding="utf-8"))
     try:
         run = asyncio.run(execute(nb, cell_timeout=job["cell_timeout"], total_timeout=job["timeout"],
-                                  memory_bytes=int(job["memory_bytes"]), output_limit=int(job["output_limit"])))
+                                  memory_bytes=int(job["memory_bytes"]), output_limit=int(job["output_limit"]),
+                                  pid_file=job_dir / "kernel.pid"))
     except Exception as e:  # still leave a result: the grader reports it for this submission only
         run = {"ended": "kernel failed", "message": f"the kernel runner failed: {type(e).__name__}: {str(e)[:300]}"}
     atomic_write(job_dir / "executed.ipynb", nbformat.v4.writes(nb))
