@@ -219,12 +219,16 @@ def test_an_interrupted_run_keeps_what_it_graded(tmp_path, monkeypatch, assignme
     assert not list(tmp_path.glob(".gradebook.csv.*"))  # no half-written file left
 
 
-def test_workshop_plan_in_the_instructors_guide_is_current():
-    doc = (ROOT / "docs" / "instructors.md").read_text(encoding="utf-8")
-    begin, end = "<!-- plan: begin (rtxcourse grade --plan) -->\n", "\n<!-- plan: end -->"
-    assert begin in doc and end in doc
-    assert doc.split(begin)[1].split(end)[0] == catalog.workshop_plan(), (
-        "docs/instructors.md: replace the plan with the output of `rtxcourse grade --plan`")
+def test_workshop_plan_in_the_instructors_guide_is_current(tmp_path):
+    doc = ROOT / "docs" / "instructors.md"
+    assert catalog.plan_in(doc.read_text(encoding="utf-8")) == catalog.workshop_plan(), (
+        "docs/instructors.md: the workshop plan is stale; run\n  python -c \"from rtxcourse.course import catalog; "
+        "catalog.refresh_plan('docs/instructors.md')\"")
+    stale = tmp_path / "x.md"
+    stale.write_text("intro\n" + catalog.PLAN_MARKERS[0] + "old table" + catalog.PLAN_MARKERS[1] + "\noutro\n")
+    assert catalog.refresh_plan(stale) and not catalog.refresh_plan(stale)
+    text = stale.read_text()
+    assert text.startswith("intro\n") and text.endswith("\noutro\n") and catalog.plan_in(text) == catalog.workshop_plan()
 
 
 def test_mutant_files_are_checked_for_mistakes(tmp_path):

@@ -151,6 +151,7 @@ def lesson_plan(tier: str, available: set[str] | None = None) -> dict:
 
 
 _GPU = {"cpu": "no", "1-gpu": "1 GPU", "multi-gpu": "2+ GPUs"}
+PLAN_MARKERS = ("<!-- plan: begin (rtxcourse grade --plan) -->\n", "\n<!-- plan: end -->")
 
 
 def _minutes(seconds: float) -> str:
@@ -160,8 +161,9 @@ def _minutes(seconds: float) -> str:
 def workshop_plan() -> str:
     """The workshop plan as a Markdown table: per lesson its frameworks, GPU needs and run times.
 
-    docs/instructors.md holds this table verbatim (a test compares them) and ``rtxcourse
-    grade --plan`` prints it, so the plan follows lessons.toml.
+    docs/instructors.md holds this table verbatim between :data:`PLAN_MARKERS` (a test compares
+    them; :func:`refresh_plan` rewrites it) and ``rtxcourse grade --plan`` prints it, so the
+    plan follows lessons.toml.
     """
     rows = ["| Lesson | Topic | Frameworks | GPU needed | Full size on | Notebook run, quick (2-core CPU) "
             "| Exercise | Exercise run, quick |", "|---|---|---|---|---|---|---|---|"]
@@ -181,3 +183,23 @@ def workshop_plan() -> str:
                     f"| {_minutes(lesson.quick_seconds)} | {exercise} | {ex_time} |")
     rows.append(f"\nEvery notebook and exercise once, in quick mode on a 2-core CPU: {_minutes(total)} of machine time.")
     return "\n".join(rows)
+
+
+def plan_in(text: str) -> str:
+    """The workshop plan a document holds between :data:`PLAN_MARKERS` (raises if it has none)."""
+    begin, end = PLAN_MARKERS
+    if begin not in text or end not in text.split(begin, 1)[1]:
+        raise CatalogError(f"no workshop plan between {begin.strip()!r} and {end.strip()!r}")
+    return text.split(begin, 1)[1].split(end, 1)[0]
+
+
+def refresh_plan(path: str | Path) -> bool:
+    """Rewrite the workshop plan in the document at ``path`` from lessons.toml; True if it changed."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    old, new = plan_in(text), workshop_plan()
+    if old == new:
+        return False
+    begin, end = PLAN_MARKERS
+    path.write_text(text.replace(begin + old + end, begin + new + end), encoding="utf-8")
+    return True

@@ -5,7 +5,8 @@ really make::
 
     [[mutant]]
     name = "forgot scaler.update()"
-    question = "q2"          # the question that must lose points
+    question = "q2"          # the question that must lose points: its id, or the prefix of
+                             # its parts ("q2" covers "q2-visible" and "q2-hidden")
     cell = "cell-005"        # the id of the source cell whose solution text is changed
     find = "scaler.update()" # exact text in that cell; it must occur exactly once
     replace = "pass"
@@ -36,6 +37,10 @@ class Mutant:
     cell: str
     find: str
     replace: str
+
+    def targets(self, qid: str) -> bool:
+        """True if question ``qid`` is (a part of) the question this mutant must lose points on."""
+        return qid == self.question or qid.startswith(self.question + "-")
 
 
 def load(path: str | Path) -> list[Mutant]:
@@ -72,7 +77,7 @@ def apply(source_nb, mutant: Mutant, where: str = "source"):
     if count != 1:
         raise MutantError(f"{label}: {mutant.find!r} occurs {count} times in cell {mutant.cell}; it must occur exactly once")
     questions = {q for c in nb.cells if c.cell_type == "code" for q, _ in release.question_ids(c)}
-    if mutant.question not in questions:
+    if not any(mutant.targets(q) for q in questions):
         raise MutantError(f"{label}: question {mutant.question!r} is not a question of this exercise ({sorted(questions)})")
     cell.source = text.replace(mutant.find, mutant.replace)
     return nb
@@ -116,10 +121,10 @@ def discriminate(assignment, mutant_list: list[Mutant], workdir: str | Path, job
     problems += [f"the unmodified exercise has no feedback for {q}" for q, r in ex.questions.items() if not r["message"]]
     for i, m in enumerate(mutant_list):
         g = grades[f"mutant-{i + 1:02d}"]
-        target = g.questions.get(m.question)
-        if target is None or target["points"] >= target["max_points"]:
-            problems.append(f"mutant {m.name!r} kept full marks on {m.question} ({g.status})")
-        others = [q for q, r in g.questions.items() if q != m.question and r["points"] < r["max_points"]]
+        target = [r for q, r in g.questions.items() if m.targets(q)]
+        if sum(r["points"] for r in target) >= sum(r["max_points"] for r in target):
+            problems.append(f"mutant {m.name!r} kept full marks on {m.question} ({g.status}: {g.message})")
+        others = [q for q, r in g.questions.items() if not m.targets(q) and r["points"] < r["max_points"]]
         if others:
             problems.append(f"mutant {m.name!r} also lost points on {', '.join(others)}: {lost(g)}")
     return problems
