@@ -317,6 +317,7 @@ def test_batch_writes_gradebook_feedback_and_log_and_nothing_outside(batch):
             assert secret not in md and secret not in html
     assert "mean([1, 2]) should be 1.5, got 1" in (out / "feedback" / NAME / "bob_partial.md").read_text()
     assert "hint: divide the sum" in (out / "feedback" / NAME / "bob_partial.md").read_text()
+    assert "| q3 (hidden check) | 2/2 |" in (out / "feedback" / NAME / "bob_partial.md").read_text()
     assert "ZeroDivisionError" in (out / "feedback" / NAME / "erin_exception.md").read_text()
     assert "stan_stubborn_loop: timeout" in (out / "grade.log").read_text()
     assert (out / "executed" / NAME / "alice_good.ipynb").is_file()

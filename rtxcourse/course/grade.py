@@ -104,7 +104,7 @@ class Note:
 class Grade:
     student: str
     assignment: str
-    questions: dict[str, dict]  # id -> {"points", "max_points", "status", "message", "hint"}
+    questions: dict[str, dict]  # id -> {"points", "max_points", "status", "message", "hint", "hidden"}
     notes: list[Note] = field(default_factory=list)
     cell_errors: list[dict] = field(default_factory=list)
     seconds: float = 0.0  # the whole submission, as the grader saw it
@@ -141,7 +141,7 @@ class Assignment:
     hidden: set[str]  # question ids checked only in hidden cells
 
     @classmethod
-    def load(cls, name: str, source: str | Path | None = None, root: str | Path | None = None) -> "Assignment":
+    def load(cls, name: str, source: str | Path | None = None) -> "Assignment":
         """The assignment ``name``: a catalog exercise, or any instructor notebook given as ``source``."""
         if source is None:
             from rtxcourse.course import catalog
@@ -150,7 +150,7 @@ class Assignment:
                 known = ", ".join(lesson.exercise for lesson in catalog.lessons() if lesson.exercise)
                 raise GradeError(f"no exercise {name!r} in the catalog (lessons.toml); known: {known}")
             try:
-                base = Path(root) if root else release.find_root()
+                base = release.find_root()
             except release.ReleaseError as e:
                 raise GradeError(f"{e}; run from the course repository or pass --source") from None
             source = base / "source" / f"{name}.ipynb"
@@ -171,6 +171,8 @@ class Assignment:
 
 
 class Unreadable(Exception):
+    """A submission with nothing to run: ``status`` is its gradebook status, the message says why."""
+
     def __init__(self, status: str, message: str):
         super().__init__(message)
         self.status, self.message = status, message
@@ -413,14 +415,15 @@ def collect(executed, run: dict, assignment: Assignment, limits: Limits, student
                else "this check did not run (a %%framework section this machine skips?)")
     for qid, max_points in assignment.max_points.items():
         r = reported.get(qid)
+        hidden = qid in assignment.hidden
         if r is None:
             grade.questions[qid] = {"points": 0.0, "max_points": max_points, "status": "not run",
-                                    "message": check_errors.get(qid, not_run), "hint": ""}
+                                    "message": check_errors.get(qid, not_run), "hint": "", "hidden": hidden}
             continue
         passed = r.get("status") == "passed"
         grade.questions[qid] = {"points": max_points if passed else 0.0, "max_points": max_points,
                                 "status": str(r.get("status", "error")), "message": str(r.get("message", ""))[:500],
-                                "hint": str(r.get("hint", ""))[:300]}
+                                "hint": str(r.get("hint", ""))[:300], "hidden": hidden}
     if any(n.status == TAMPERED for n in grade.notes):
         for q in grade.questions.values():
             q["points"] = 0.0

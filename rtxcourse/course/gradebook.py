@@ -70,7 +70,8 @@ def _blocks(grade) -> dict:
         detail = r["message"] if r["status"] != "passed" else ""
         if r["hint"] and r["status"] in ("failed", "error"):
             detail += f" — hint: {r['hint']}"
-        rows.append((qid, f"{_num(r['points'])}/{_num(r['max_points'])}", f"{MARKS.get(r['status'], '✗')} {r['status']}", detail))
+        label = f"{qid} (hidden check)" if r.get("hidden") else qid
+        rows.append((label, f"{_num(r['points'])}/{_num(r['max_points'])}", f"{MARKS.get(r['status'], '✗')} {r['status']}", detail))
     notes = [n.message for n in sorted(grade.notes, key=lambda n: n.message)] if grade.notes else []
     return {"title": f"Feedback: {grade.assignment}, {grade.student}",
             "score": f"Score: {_num(grade.total)}/{_num(grade.max_points)} points (status: {grade.status})",
