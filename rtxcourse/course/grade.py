@@ -500,6 +500,8 @@ class Batch:
                 target = self.executed_dir / f"{gradebook.safe_name(sub.student)}.ipynb"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(job / "executed.ipynb", target)
+        if run.get("kernel_log_tail"):  # for the instructor: what the kernel printed before it stopped
+            log.info("%s: kernel output before it stopped:\n%s", sub.student, run["kernel_log_tail"])
         grade = collect(executed, run, self.assignment, self.limits, sub.student)
         grade.notes[:0] = notes
         return grade

@@ -97,6 +97,7 @@ class _Client(NotebookClient):
 
 
 def _size(n: float) -> str:
+    """Bytes for a reader: ``1 MB``, ``64 kB``."""
     return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 2**10:.0f} kB"
 
 
@@ -132,13 +133,13 @@ def _exit_description(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _exit_code(km) -> int | None:
-    """The kernel process's exit status, waiting a little for it (None if it is still running)."""
+async def _exit_code(km) -> int | None:
+    """The kernel process's exit status, waiting up to 5 s for it (None if it is still running)."""
     process = getattr(km.provisioner, "process", None)
     for _ in range(50):
         if process is None or process.poll() is not None:
             break
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     return None if process is None else process.poll()
 
 
@@ -191,7 +192,7 @@ async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes
                 else:
                     task.result()
             except DeadKernelError:
-                code = _exit_code(km)
+                code = await _exit_code(km)
                 why = "stopped answering" if code is None else f"died ({_exit_description(code)})"
                 run["ended"], run["message"] = "kernel died", f"the kernel {why}"
             except Exception as e:  # the kernel could not start or answer: that submission only
