@@ -343,3 +343,15 @@ def test_fixture_mutants_lose_points_on_their_question_only(tmp_path, assignment
     problems = mutants.discriminate(assignment, mutants.load(FIXTURES / "90_mini_stats_mutants.toml"), tmp_path,
                                     jobs=2, limits=LIMITS)
     assert problems == []
+
+
+def test_cli_usage_errors_are_clear(tmp_path, capsys):
+    from rtxcourse import cli
+
+    assert cli.main(["grade", str(SUBMISSIONS)]) == 2
+    assert "--assignment and --out are required" in capsys.readouterr().err
+    assert cli.main(["grade", str(tmp_path / "none"), "--assignment", NAME, "--source", str(SOURCE), "--out", str(tmp_path)]) == 2
+    assert "no such file or folder of submissions" in capsys.readouterr().err
+    assert cli.main(["grade", str(SUBMISSIONS), "--assignment", "nope", "--out", str(tmp_path)]) == 2
+    assert "no exercise 'nope'" in capsys.readouterr().err
+    assert cli.main(["grade", "--plan"]) == 0 and "| Lesson |" in capsys.readouterr().out

@@ -614,6 +614,9 @@ def main(args) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; what was graded is in {Path(args.out) / 'gradebook.csv'}", file=sys.stderr)
         return 130
+    except OSError as e:  # the output folder cannot be written: nothing to grade into
+        print(f"rtxcourse grade: cannot write to {args.out}: {e}", file=sys.stderr)
+        return 2
     print(gradebook.summary(grades))
     print(f"\ngradebook: {Path(args.out) / 'gradebook.csv'}; feedback: {Path(args.out) / 'feedback' / assignment.name}/")
     return 0
