@@ -111,12 +111,19 @@ def kernel_env(root: Path) -> dict[str, str]:
     """The kernel's environment: the grader's, with HOME, TMPDIR and PWD inside ``root``.
 
     The kernel imports the same ``rtxcourse`` as the grader (its folder goes first on
-    PYTHONPATH), runs in quick mode unless ``RTXCOURSE_QUICK`` says otherwise, plots without a
-    display, and keeps matplotlib's font cache where it was (building it costs seconds).
+    PYTHONPATH), runs in quick mode unless ``RTXCOURSE_QUICK`` says otherwise, and plots
+    without a display. Matplotlib gets a private config folder seeded with a copy of the
+    grader's font cache (building it costs seconds; sharing it would let one submission
+    change what the next one sees).
     """
     env = with_this_package({k: v for k, v in os.environ.items() if k not in ("OLDPWD", "JPY_PARENT_PID")})
-    env.setdefault("MPLCONFIGDIR", str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"))
-    env.update(HOME=str(root / "home"), TMPDIR=str(root / "tmp"), PWD=str(root / "work"), MPLBACKEND="Agg")
+    mpl = root / "home" / ".matplotlib"
+    mpl.mkdir(parents=True, exist_ok=True)
+    cache = Path(env.get("MPLCONFIGDIR") or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib")
+    for fontlist in cache.glob("fontlist-*.json"):
+        shutil.copyfile(fontlist, mpl / fontlist.name)
+    env.update(HOME=str(root / "home"), TMPDIR=str(root / "tmp"), PWD=str(root / "work"), MPLBACKEND="Agg",
+               MPLCONFIGDIR=str(mpl))
     env.setdefault("RTXCOURSE_QUICK", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
@@ -163,6 +170,7 @@ async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes
     root = Path(tempfile.mkdtemp(prefix="rtxcourse-grade-"))
     for sub in ("home", "tmp", "work"):
         (root / sub).mkdir()
+    env = kernel_env(root)
     specs = _Specs()
     specs.memory_bytes = memory_bytes
     km = AsyncKernelManager(kernel_name="rtxcourse-grader", kernel_spec_manager=specs, transport="ipc", ip=str(root / "kernel"))
@@ -175,7 +183,7 @@ async def execute(nb, *, cell_timeout: float, total_timeout: float, memory_bytes
     try:
         with open(log_path, "wb") as log:
             try:
-                await km.start_kernel(cwd=str(root / "work"), env=kernel_env(root), stdout=log, stderr=log,
+                await km.start_kernel(cwd=str(root / "work"), env=env, stdout=log, stderr=log,
                                       extra_arguments=["--HistoryManager.hist_file=:memory:"])
                 pid = getattr(km.provisioner, "pid", None)
                 if pid_file is not None and pid:
