@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from rtxcourse import bench
 from rtxcourse import flops as F
+from rtxcourse.hardware import available_frameworks
 from rtxcourse.runtime import by_tier
 
 FRAMEWORKS = ("torch", "tf")
@@ -154,8 +155,6 @@ def _compare(report: bench.Report, s: ConvSizes, suffixes: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Run the comparison for the chosen frameworks; return their reports."""
-    from rtxcourse.catalog import available_frameworks
-
     wanted = FRAMEWORKS if args.framework == "both" else (args.framework,)
     installed = available_frameworks()
     missing = [fw for fw in wanted if fw not in installed]
