@@ -20,6 +20,7 @@ API (every function returns a :class:`Count`; sizes are positive ints)::
     attention(seq_len, d_model, n_heads, *, kv_len=None, bias=True) # Q, K, V, output projections + QK^T + AV
     separable_reduction(c_out, k) -> float                          # 1/c_out + 1/k^2: separable / standard
     arithmetic_intensity(count, batch=1, itemsize=4) -> float       # FLOPs per byte moved (inputs, weights, outputs)
+    roofline(intensity, peak_flops, bandwidth) -> FLOP/s             # min(peak, bandwidth * intensity), arrays too
 
 :class:`Count` adds (``a + b`` for layers in sequence) and :class:`ModelCount` is what the
 framework counters return for a whole model (``.params``, ``.flops``, ``.layers``, ``.table()``).
@@ -30,6 +31,8 @@ is not a positive int) raises ``ValueError`` saying what was expected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from rtxcourse.validate import positive_ints
 
@@ -156,6 +159,17 @@ def arithmetic_intensity(count: Count, batch: int = 1, itemsize: int = 4) -> flo
     if moved == 0:
         raise ValueError("the count moves no data (in_elems, out_elems and params are all 0): expected a layer's Count")
     return batch * count.flops / moved
+
+
+def roofline(intensity, peak_flops: float, bandwidth: float):
+    """Attainable FLOP/s at an arithmetic intensity: min(peak FLOP/s, bandwidth B/s * FLOP/B).
+
+    Left of the ridge point (``peak_flops / bandwidth`` FLOP/B) memory traffic caps the speed,
+    right of it the arithmetic does. Works on a number or an array of intensities.
+    """
+    if not peak_flops > 0 or not bandwidth > 0:
+        raise ValueError(f"peak_flops and bandwidth must be > 0 (FLOP/s and B/s), got {peak_flops!r} and {bandwidth!r}")
+    return np.minimum(peak_flops, bandwidth * np.asarray(intensity, dtype=float))
 
 
 @dataclass(frozen=True)

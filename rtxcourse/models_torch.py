@@ -6,7 +6,7 @@ in float32 under autocast, which is both faster and numerically safer.
 Lesson 06's separable models (:class:`SeparableConv2d`, :class:`InvertedResidual`,
 :class:`SeparableCNN`) compute the same function as their Keras twins in
 :mod:`rtxcourse.models_tf` once :func:`load_keras_weights` has copied the Keras weights in:
-their BatchNorm uses Keras' epsilon and momentum, and a strided convolution pads the way
+their BatchNorm layers share epsilon and momentum, and a strided convolution pads the way
 Keras' ``padding="same"`` does (more at the bottom and right than at the top and left).
 """
 
@@ -106,8 +106,9 @@ class TransformerClassifier(nn.Module):
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
-    # Keras' defaults (epsilon 1e-3, moving average 0.99 = torch momentum 0.01): same outputs as the twin.
-    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+    # Keras' epsilon (1e-3) so the twins normalise alike; torch's momentum 0.1 (Keras twin: 0.9),
+    # since Keras' 0.99 leaves the running statistics near their initial values after a short run.
+    return nn.BatchNorm2d(channels, eps=1e-3)
 
 
 class SamePad2d(nn.Module):

@@ -66,6 +66,14 @@ def test_counts_add_in_sequence_and_intensity():
     assert F.arithmetic_intensity(std, 32) == pytest.approx(32 * 2 * 56 * 56 * 128 * 9 * 128 / ((values + 128 * 128 * 9) * 4))
 
 
+def test_roofline():
+    # 100 GFLOP/s peak, 10 GB/s: ridge at 10 FLOP/B
+    assert list(F.roofline([1, 10, 100], 100e9, 10e9)) == [10e9, 100e9, 100e9]
+    assert F.roofline(2.5, 100e9, 10e9) == 25e9
+    with pytest.raises(ValueError, match="must be > 0"):
+        F.roofline(1, 0, 1)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: F.conv2d(8, 8, 6, 8, 3, groups=4), "groups=4 must divide both c_in=6 and c_out=8"),
     (lambda: F.conv2d(4, 4, 3, 8, 5), "kernel 5x5 is larger than the 4x4 input"),
