@@ -107,7 +107,7 @@ class GpuSpec:
     capability: tuple[int, int]
     segment: str  # "data centre" or "GeForce"
     tflops: dict[str, float]
-    memory_gb: float  # the largest variant's memory in GB (10^9 bytes, as datasheets count)
+    memory_gb: float  # the largest variant's memory as datasheets print it: "80 GB" of GPU memory is 80 GiB
     memory_type: str
     bandwidth_gbs: float  # memory bandwidth in GB/s
     pcie: int | None  # PCIe generation of the host link; None when the host link is not PCIe
@@ -129,7 +129,8 @@ class GpuSpec:
 
     @property
     def memory_bytes(self) -> float:
-        return self.memory_gb * 1e9
+        """Memory in bytes: GPU memory sizes are binary (an "80 GB" H100 reports 81,559 MiB)."""
+        return self.memory_gb * 2**30
 
 
 def _row(name, pattern, architecture, chip, capability, segment, tflops, memory_gb, memory_type,
