@@ -11,7 +11,7 @@ from rtxcourse.course.checks import Claims
 
 MEMORY_TOLERANCE = 0.15  # estimated memory (total, and activations) within 15% of the measured
 FLOP_TOLERANCE = {"forward": 0.05, "training": 0.10}  # training: the first layer skips its input gradient
-EPOCH_FACTOR = {"cuda": 1.3, "cpu": 2.0}  # predicted epoch within this factor: a shared CPU times noisily
+EPOCH_FACTOR = {"cuda": 1.3, "cpu": 3.0}  # median predicted/measured epoch within this factor: a shared CPU times noisily
 SIXTEEN_BIT_ACTIVATIONS = 0.75  # a 16-bit run keeps at most 3/4 of fp32's activation bytes (ideal: 1/2)
 
 
@@ -20,9 +20,13 @@ def _ratio(a: float, b: float) -> float:
 
 
 def check(*, estimated: dict, measured: dict, counted_forward_flops: float, counted_training_flops: float,
-          formula_forward_flops: float, formula_training_flops: float, achieved_flops: float,
-          ceiling_flops: float, predicted_epoch_s: float, measured_epoch_s: float, device: str = "cpu") -> None:
-    """Check lesson 11's claims; ``estimated``/``measured`` map (model, precision) to bytes per part."""
+          formula_forward_flops: float, formula_training_flops: float, mfus, predicted_epochs_s,
+          measured_epochs_s, device: str = "cpu") -> None:
+    """Check lesson 11's claims; ``estimated``/``measured`` map (model, precision) to bytes per part.
+
+    ``mfus``, ``predicted_epochs_s`` and ``measured_epochs_s`` hold one value per round of
+    (calibrate the MFU on a few steps, predict an epoch, time it).
+    """
     with Claims("Lesson 11") as c:
         for key, m in measured.items():
             name, precision = key
@@ -45,9 +49,11 @@ def check(*, estimated: dict, measured: dict, counted_forward_flops: float, coun
         train = _ratio(formula_training_flops, counted_training_flops)
         c.check(abs(train - 1) <= FLOP_TOLERANCE["training"],
                 "training FLOPs (3 x forward) match FlopCounterMode's forward + backward", f"{train:.3f}x")
-        mfu = _ratio(achieved_flops, ceiling_flops)
-        c.check(0 < mfu <= 1, "MFU is a fraction of the ceiling: 0 < MFU <= 1", f"{mfu:.4f}")
+        c.check(len(mfus) > 0 and all(0 < m <= 1 for m in mfus), "MFU is a fraction of the ceiling: 0 < MFU <= 1",
+                ", ".join(f"{m:.4f}" for m in mfus))
         factor = EPOCH_FACTOR["cuda" if device == "cuda" else "cpu"]
-        epoch = _ratio(predicted_epoch_s, measured_epoch_s)
-        c.check(1 / factor <= epoch <= factor, f"predicted epoch time within {factor}x of the measured epoch",
-                f"{predicted_epoch_s:.2f} s predicted, {measured_epoch_s:.2f} s measured ({epoch:.2f}x)")
+        ratios = sorted(_ratio(p, m) for p, m in zip(predicted_epochs_s, measured_epochs_s))
+        median = ratios[len(ratios) // 2] if ratios else float("nan")
+        c.check(bool(ratios) and 1 / factor <= median <= factor,
+                f"predicted epoch time within {factor}x of the measured epoch (median of {len(ratios)} rounds)",
+                ", ".join(f"{r:.2f}x" for r in ratios))
