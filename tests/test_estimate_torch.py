@@ -50,3 +50,17 @@ def test_the_estimate_is_within_15_percent_of_the_measured_cnn(precision):
 def test_make_optimizer_rejects_unknown_names():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         et.make_optimizer(MLP(4, (4,), 2), "adagrad")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU visible to torch (none here)")
+def test_on_a_gpu_the_allocator_peak_holds_every_measured_part():
+    model = MLP(256, (512,), 10).cuda()
+    x, y = _batch(32, 256)
+    low = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    parts = et.measure_training_memory(model, x.cuda(), y.cuda(), optimizer="adam", precision=low)
+    params = 256 * 512 + 512 + 512 * 10 + 10
+    assert parts["weights"] == parts["gradients"] == 4 * params and parts["optimizer"] == 8 * params
+    # weights, gradients and Adam states are all allocated during the step (zero_grad keeps the gradients)
+    assert parts["peak allocated"] >= parts["weights"] + parts["gradients"] + parts["optimizer"]
+    assert parts["weight copies"] == 512 * 10 * 2  # the head's 16-bit weight, kept for the backward pass
