@@ -38,6 +38,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from rtxcourse import gpus as gpu_table
+from rtxcourse.validate import positive_ints
 
 PRECISIONS = ("fp32", "bf16", "fp16")  # bf16 / fp16 = mixed precision (fp32 weights, 16-bit compute)
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}  # fp32 values kept per parameter
@@ -62,8 +63,7 @@ def _choice(name: str, value, options) -> str:
 
 
 def _count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    positive_ints(**{name: value})
     return int(value)
 
 

@@ -109,7 +109,7 @@ def test_flops_and_time_by_hand():
 @pytest.mark.parametrize("call, message", [
     (lambda: est.training_memory(-1), "params must be > 0"),
     (lambda: est.training_memory(P, optimizer="adagrad"), "optimizer must be one of"),
-    (lambda: est.training_memory(P, gpus=0), "gpus must be a whole number"),
+    (lambda: est.training_memory(P, gpus=0), "gpus must be a positive integer"),
     (lambda: est.training_memory(P, shard="zero4"), "shard must be one of"),
     (lambda: est.training_memory(P, activations=float("nan")), "activations must be a finite number"),
     (lambda: est.training_memory(P, gathered_params=2 * P), "cannot exceed params"),
@@ -118,7 +118,7 @@ def test_flops_and_time_by_hand():
     (lambda: est.training_time(1e12, mfu=0.5), "not both or neither"),
     (lambda: est.peak_flops("Tesla T4", "bf16"), "no fast bf16"),
     (lambda: est.preset("resnet"), "preset must be one of"),
-    (lambda: est.small_cnn().activation_bytes(0), "batch must be a whole number"),
+    (lambda: est.small_cnn().activation_bytes(0), "batch must be a positive integer"),
 ])
 def test_bad_input_says_what_was_expected(call, message):
     with pytest.raises(ValueError, match=message):
