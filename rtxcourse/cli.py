@@ -3,6 +3,7 @@
     rtxcourse doctor [--json] [--no-frameworks]   what this machine can do, and what to run here
     rtxcourse bench <topic> [--quick] [--json]   the course's benchmarks (see `rtxcourse bench -h`)
     rtxcourse release [--check]                  regenerate exercises/ and solutions/ from source/
+    rtxcourse estimate --params 7e9 ...          memory per GPU, the GPUs it fits on, training time
     rtxcourse grade SUBMISSIONS --assignment NAME --out DIR [-j N]   grade submitted notebooks
 """
 
@@ -54,6 +55,12 @@ def _release(args: argparse.Namespace) -> int:
     return release.main(check=args.check, root=args.root)
 
 
+def _estimate(args: argparse.Namespace) -> int:
+    from rtxcourse import estimate
+
+    return estimate.run(args)
+
+
 def _grade(args: argparse.Namespace) -> int:
     from rtxcourse.course import grade
 
@@ -62,7 +69,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtxcourse", description="Train deep networks fast on NVIDIA GPUs: course tools.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{doctor,bench,release,grade}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{doctor,bench,release,estimate,grade}")
 
     p = sub.add_parser("doctor", help="show CPU, GPUs, Tensor Cores, frameworks and what to run here")
     p.add_argument("--json", action="store_true", help="print the same facts as JSON")
@@ -89,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="write nothing; fail if the committed copies differ")
     p.add_argument("--root", default=None, help="course repository root (default: found from the current folder)")
     p.set_defaults(func=_release)
+
+    p = sub.add_parser("estimate", help="memory per GPU, where a model fits, and its training time")
+    from rtxcourse.estimate import add_arguments as estimate_arguments
+
+    estimate_arguments(p)
+    p.set_defaults(func=_estimate)
 
     p = sub.add_parser("grade", help="grade submitted notebooks of an exercise: gradebook, feedback, log",
                        description="Run each submission in a fresh kernel under limits and score its checks "
