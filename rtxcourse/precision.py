@@ -264,7 +264,7 @@ def plot_layouts(names=None, ax=None):
 # a law of CPUs. Said by the fp16 warning and the lessons.
 CPU_FP16_NOTE = ("fp16 speed on a CPU depends on the framework's kernel path: torch measured 33-50x slower "
                  "than fp32 on a CPU without AVX512_FP16 and about as fast as fp32 with it, TensorFlow 0.7-0.9x; "
-                 "it is never faster than bf16 and needs loss scaling")
+                 "and unlike bf16 it needs loss scaling")
 
 
 class PrecisionWarning(UserWarning):
@@ -358,8 +358,8 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
     * GPU without Tensor Cores: fp32 (fp16 only when asked for, with scaling).
     * CPU: bf16 when it computes bf16 natively (AVX512_BF16 or AMX, ``cpu_bf16``, detected
       when None), else fp32. An fp16 request warns and gets bf16 or fp32: fp16 on a CPU is a
-      matter of the kernel path (:data:`CPU_FP16_NOTE`), never faster than bf16, and it needs
-      loss scaling.
+      matter of the kernel path (:data:`CPU_FP16_NOTE`), and unlike bf16 it needs loss
+      scaling.
 
     ``capability`` (e.g. ``(8, 0)`` or ``"8.6"``) is required for 'cuda'.
     """
@@ -382,8 +382,8 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
                         else "this CPU has no native bf16, so 16-bit types would not be faster")
         if req == "fp16":
             _say(f"fp16 was requested on a CPU ({CPU_FP16_NOTE}); using {fallback} instead: {why_fallback}", level)
-            return plan(fallback, f"fp16 requested; on a CPU fp16 is never faster than bf16 and needs loss "
-                                  f"scaling, so {fallback}: {why_fallback}")
+            return plan(fallback, f"fp16 requested; on a CPU fp16's speed depends on the kernel path and it "
+                                  f"needs loss scaling, so {fallback}: {why_fallback}")
         if req == "tf32":
             _say("TF32 is a GPU Tensor Core mode; a CPU computes float32 as float32", level)
             return plan("fp32", "TF32 requested, but it exists only on NVIDIA GPUs (Ampere and later)")
@@ -483,7 +483,7 @@ def expected_speedup(p: PrecisionPlan, workload: str = "matmul") -> SpeedupExpec
         return SpeedupExpectation(None, f"no 16-bit speed-up expected: {p.reason}")
     matmul = workload == "matmul"
     if p.device == "cpu":
-        return SpeedupExpectation(1.5 if matmul else 1.2,
+        return SpeedupExpectation(1.4 if matmul else 1.2,
                                   "a CPU with AVX512_BF16 shows about 2-3x on large matmuls (AMX: more), "
                                   "about 2x on a training step")
     return SpeedupExpectation(2.0 if matmul else 1.3,

@@ -251,7 +251,7 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> b
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
     report.note(f"sizes: {s}")
     if not cuda:
-        report.note("fp16 not run on a CPU: never faster than bf16 there, and it needs loss scaling; TF32 exists only on NVIDIA GPUs")
+        report.note("fp16 not run on a CPU: its speed there depends on the kernel path, and it needs loss scaling; TF32 exists only on NVIDIA GPUs")
     return report
 
 
@@ -304,7 +304,7 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> benc
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
     report.note(f"sizes: {s}")
     if dev.kind == "cpu":
-        report.note("mixed_float16 not run on a CPU: never faster than bf16 there, and it needs loss scaling; TF32 exists only on NVIDIA GPUs")
+        report.note("mixed_float16 not run on a CPU: its speed there depends on the kernel path, and it needs loss scaling; TF32 exists only on NVIDIA GPUs")
     return report
 
 
