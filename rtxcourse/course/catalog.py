@@ -1,8 +1,11 @@
 """The lesson catalog (``lessons.toml``): each notebook's frameworks, tier and duration as data.
 
 The tests read it to decide which notebooks can run on this machine (and print why a notebook
-is skipped), ``rtxcourse doctor`` reads it to say which lessons run at full size here, and
-``rtxcourse release`` reads it to find the exercise sources.
+is skipped), ``rtxcourse doctor`` reads it to say which lessons run at full size here, which
+run in part (a framework's sections skipped) and which cannot run, and ``rtxcourse release``
+reads it to find the exercise sources. ``frameworks`` lists what a lesson uses; ``needs``
+(default: all of them) what it cannot run without. Every code cell that imports a framework
+outside ``needs`` starts with ``%%framework NAME`` (:mod:`rtxcourse.sections`; the tests check it).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from rtxcourse.hardware import FRAMEWORKS, available_frameworks
 from rtxcourse.runtime import TIERS, tier_rank
 
-__all__ = ["FRAMEWORKS", "CatalogError", "Lesson", "available_frameworks", "by_notebook", "lesson_plan", "lessons"]
+__all__ = ["FRAMEWORKS", "CatalogError", "Lesson", "available_frameworks", "by_notebook", "lesson_plan", "lessons", "topics"]
 
 _CATALOG = Path(__file__).with_name("lessons.toml")
 
@@ -31,6 +34,8 @@ class Lesson:
     notebook: str
     title: str
     frameworks: tuple[str, ...] = ()
+    needs: tuple[str, ...] | None = None  # None: every framework in `frameworks`
+    topic: str = ""  # lessons teaching one topic in different frameworks share it ("" : the lesson's own)
     min_tier: str = "cpu"
     full_size_tier: str = "cpu"
     quick_seconds: float = 60
@@ -45,9 +50,18 @@ class Lesson:
         """True when this lesson runs at its full size on a machine of ``tier``."""
         return tier_rank(tier) >= tier_rank(self.full_size_tier)
 
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The frameworks without which the lesson cannot run at all."""
+        return self.frameworks if self.needs is None else self.needs
+
+    def missing_sections(self, available: set[str]) -> list[str]:
+        """Frameworks whose ``%%framework`` sections will be skipped with ``available`` installed."""
+        return [f for f in self.frameworks if f not in available and f not in self.required]
+
     def can_run(self, tier: str, available: set[str]) -> tuple[bool, str]:
         """Return (ok, reason): can this lesson run on ``tier`` with frameworks ``available``?"""
-        missing = [f for f in self.frameworks if f not in available]
+        missing = [f for f in self.required if f not in available]
         if missing:
             extras = " or ".join(f"'.[{m}]'" for m in missing)
             return False, f"lesson {self.id} needs {', '.join(missing)} (pip install -e {extras})"
@@ -65,6 +79,9 @@ def _lesson(entry: dict, index: int) -> Lesson:
     bad = [f for f in fws if f not in FRAMEWORKS]
     if bad:
         raise CatalogError(f"{where}: unknown framework(s) {bad}; use {sorted(FRAMEWORKS)}")
+    needs = None if "needs" not in entry else tuple(entry["needs"])
+    if needs is not None and not set(needs) <= set(fws):
+        raise CatalogError(f"{where}: 'needs' {list(needs)} must be a subset of 'frameworks' {list(fws)}")
     for key in ("min_tier", "full_size_tier"):
         if entry.get(key, "cpu") not in TIERS:
             raise CatalogError(f"{where}: {key} must be one of {TIERS}, got {entry.get(key)!r}")
@@ -72,7 +89,7 @@ def _lesson(entry: dict, index: int) -> Lesson:
     unknown = sorted(set(entry) - known)
     if unknown:  # a typo ("quick_second") must not fall back to a default silently
         raise CatalogError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(known)}")
-    return Lesson(**{k: v for k, v in entry.items() if k != "frameworks"}, frameworks=fws)
+    return Lesson(**{k: v for k, v in entry.items() if k not in ("frameworks", "needs")}, frameworks=fws, needs=needs)
 
 
 @lru_cache(maxsize=None)
@@ -88,6 +105,14 @@ def lessons(path: str | None = None) -> tuple[Lesson, ...]:
     return out
 
 
+def topics() -> dict[str, list[Lesson]]:
+    """Lessons grouped by topic (a lesson without a topic is a topic of its own)."""
+    out: dict[str, list[Lesson]] = {}
+    for lesson in lessons():
+        out.setdefault(lesson.topic or lesson.id, []).append(lesson)
+    return out
+
+
 def by_notebook(path: str | Path) -> Lesson | None:
     """The lesson whose notebook, exercise or solution is ``path`` (matched by file name)."""
     name = Path(path).stem
@@ -100,17 +125,26 @@ def by_notebook(path: str | Path) -> Lesson | None:
 def lesson_plan(tier: str, available: set[str] | None = None) -> dict:
     """Which lessons run here at full size, at reduced size, or not at all, as doctor lines."""
     available = available_frameworks() if available is None else available
-    full, reduced, cannot = [], [], []
+    full, reduced, partial, cannot = [], [], [], []
     for lesson in lessons():
         ok, why = lesson.can_run(tier, available)
         if not ok:
-            cannot.append(f"{lesson.id} ({why})")
-        else:
-            (full if lesson.full_size_on(tier) else reduced).append(lesson.id)
+            twins = [t.id for t in lessons() if t.topic and t.topic == lesson.topic and t.can_run(tier, available)[0]]
+            also = f"; its topic runs here in lesson {', '.join(twins)}" if twins else ""
+            cannot.append(f"{lesson.id} ({why}{also})")
+            continue
+        (full if lesson.full_size_on(tier) else reduced).append(lesson.id)
+        skipped = lesson.missing_sections(available)
+        if skipped:
+            names = ", ".join(FRAMEWORKS[f][1] for f in skipped)
+            extras = " or ".join(f"'.[{f}]'" for f in skipped)
+            partial.append(f"{lesson.id} (skips its {names} sections: pip install -e {extras})")
     lines = [("Full size here", ", ".join(full) or "none")]
     if reduced:
         lines.append(("Reduced size here", ", ".join(reduced) + " (they run, with smaller sizes)"))
+    if partial:
+        lines.append(("In part here", "; ".join(partial)))
     if cannot:
         lines.append(("Cannot run here", "; ".join(cannot)))
-    return {"full_size": full, "reduced_size": reduced, "cannot_run": cannot, "lines": lines}
+    return {"full_size": full, "reduced_size": reduced, "in_part": partial, "cannot_run": cannot, "lines": lines}
 
