@@ -25,7 +25,8 @@ def test_bench_matmul_sweep_names_ratios_and_cpu_fp16_limit(monkeypatch):
     assert [(r.value, r.baseline) for r in report.ratios] == [("bf16 16", "fp32 16"), ("fp16 16", "fp32 16"),
                                                                ("bf16 32", "fp32 32")]
     assert any("fp16 skipped on the CPU at n = 32" in n for n in report.notes)
-    assert report["bf16 32"].rate > 0 and report.to_dict()["notes"] == report.notes
+    assert report["bf16 32"].work == 2 * 32**3 and report["bf16 32"].unit == "FLOP"  # rate = 2 n^3 / median
+    assert report.to_dict()["notes"] == report.notes
     assert "fp16 skipped" in report.table()
     with pytest.raises(ValueError, match="framework must be"):
         bp.matmul_sweep("jax")
