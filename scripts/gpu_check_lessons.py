@@ -51,7 +51,7 @@ def lesson03(dry: bool) -> dict:
         claim(out["bce_under_autocast"].startswith("refused"), "CUDA autocast refuses F.binary_cross_entropy")
 
     # the training step at the lesson's GPU size (lesson 01's MLP), fp32 vs this device's plan, with MFU
-    in_f, hidden, batch = (512, (1024, 1024), 128) if dry else (4096, (8192, 8192), 4096)
+    in_f, hidden, batch = (256, (256, 256), 64) if dry else (4096, (8192, 8192), 4096)
     widths = (in_f, *hidden, 10)
     flops = 6 * batch * sum(i * o for i, o in zip(widths[:-1], widths[1:]))
     X, Y = torch.randn(batch, in_f, device=device), torch.randint(0, 10, (batch,), device=device)
@@ -88,15 +88,16 @@ def lesson03(dry: bool) -> dict:
     acc = {}
     for p in plans:
         torch.manual_seed(0)
-        model = MLP(Xtr.shape[1], (1024, 1024), 10).to(device)
+        model = MLP(Xtr.shape[1], (256, 256) if dry else (1024, 1024), 10).to(device)
         step = pt.make_train_step(model, torch.optim.Adam(model.parameters(), 1e-3), F.cross_entropy, p)
-        for _ in range(2 if dry else 5):
+        for _ in range(1 if dry else 5):
             for idx in torch.randperm(len(Xtr), generator=torch.Generator().manual_seed(0)).to(device).split(128):
                 step(Xtr[idx], Ytr[idx])
         with torch.no_grad(), pt.autocast(p):
             acc[p.short] = (model(Xte).argmax(1) == Yte).float().mean().item()
     out["accuracy"] = acc
-    claim(min(acc.values()) >= max(acc.values()) - 0.05 and max(acc.values()) > 0.5, f"mixed matches fp32 accuracy: {acc}")
+    claim(min(acc.values()) >= max(acc.values()) - 0.05 and max(acc.values()) > (0.3 if dry else 0.5),
+          f"mixed matches fp32 accuracy: {acc}")
 
     # the scaler skips a step whose gradients overflow, and halves its scale
     model = MLP(64, (64,), 10).to(device)

@@ -18,7 +18,7 @@ def test_dry_run_writes_every_output_and_passes(tmp_path):
     env = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON=sys.executable, RTXCOURSE_FRAMEWORKS="torch",
                PYTHONPATH=str(ROOT))
     r = subprocess.run(["bash", str(ROOT / "scripts/gpu_check.sh"), "--dry"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=400)
+                       capture_output=True, text=True, timeout=600)
     out = tmp_path / "out"
     summary = (out / "summary.txt").read_text() if (out / "summary.txt").exists() else r.stdout
     assert r.returncode == 0, f"{summary}\n{r.stderr[-3000:]}\n" + "\n".join(
