@@ -25,11 +25,9 @@ BENCH_TOPICS = {
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from rtxcourse import hardware
-    from rtxcourse.course import catalog
+    from rtxcourse import doctor, hardware
 
-    rep = hardware.report(frameworks=not args.no_frameworks)
-    rep["lessons"] = catalog.lesson_plan((rep.get("recommendation") or {}).get("tier", "cpu"))
+    rep = doctor.report(frameworks=not args.no_frameworks)
     print(json.dumps(rep, indent=2, default=str) if args.json else hardware.format_report(rep))
     return 0
 
