@@ -25,7 +25,7 @@ def recommend(gpus: list[dict[str, Any]], cpu: dict[str, Any]) -> dict[str, Any]
     """The tier and the training precision for a machine with ``gpus`` (report dicts) and ``cpu``."""
     feats = cpu.get("features") or {}
     cpu_bf16 = bool(feats.get("avx512_bf16") or feats.get("amx_bf16"))
-    plan = precision.machine_plan([g.get("capability") for g in gpus], cpu_bf16=cpu_bf16)
+    plan = precision.machine_plan([g.get("capability") for g in gpus], names=[g.get("name") for g in gpus], cpu_bf16=cpu_bf16)
     how = {"bfloat16": "bf16 autocast / mixed_bfloat16 (no loss scaling needed)",
            "float16": "fp16 with dynamic loss scaling: torch.amp.GradScaler / keras LossScaleOptimizer",
            "float32": "fp32"}[plan.dtype]

@@ -344,7 +344,7 @@ def _say(message: str, stacklevel: int) -> None:
     warnings.warn(message, PrecisionWarning, stacklevel=stacklevel + 1)
 
 
-def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: bool | None = None,
+def choose_precision(device, *, requested="auto", capability=None, name: str | None = None, cpu_bf16: bool | None = None,
                      stacklevel: int = 2) -> PrecisionPlan:
     """Pick the training precision for ``device`` ('cpu' or 'cuda'), honouring ``requested``.
 
@@ -361,7 +361,9 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
       matter of the kernel path (:data:`CPU_FP16_NOTE`), and unlike bf16 it needs loss
       scaling.
 
-    ``capability`` (e.g. ``(8, 0)`` or ``"8.6"``) is required for 'cuda'.
+    ``capability`` (e.g. ``(8, 0)`` or ``"8.6"``) is required for 'cuda'; the device ``name``
+    tells apart GPUs a capability cannot (GTX 16xx are 7.5 without Tensor Cores; the P100
+    computes fp16 at twice fp32 on its CUDA cores).
     """
     from rtxcourse.hardware import cpu_has_fast_bf16, parse_capability, tensor_cores
 
@@ -397,8 +399,8 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
     cap = parse_capability(capability)
     if cap is None:
         raise ValueError(f"choose_precision('cuda') needs the GPU's compute capability such as (8, 0) or '7.5', got {capability!r}")
-    tc = tensor_cores(cap)
-    gpu = f"compute capability {cap[0]}.{cap[1]} ({tc.architecture})"
+    tc = tensor_cores(cap, name)
+    gpu = f"{name + ', ' if name else ''}compute capability {cap[0]}.{cap[1]} ({tc.architecture})"
     has_tf32 = "tf32" in tc.precisions
     if req == "fp32":
         return plan("fp32", f"strict float32 requested (the baseline; TF32 off) on {gpu}")
@@ -416,6 +418,14 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
         return plan("fp16", f"bf16 requested, but {gpu} has no bf16 Tensor Cores: fp16 with loss scaling instead")
     if tc.generation:
         return plan("fp16", f"{tc.architecture} Tensor Cores compute fp16, not bf16: fp16 with dynamic loss scaling")
+    from rtxcourse.gpus import fp16_speedup
+
+    speedup = fp16_speedup(name) if name else None
+    if speedup and speedup >= 2:
+        return plan("fp32", f"{gpu} has no Tensor Cores: fp32 by default; its CUDA cores run fp16 at "
+                            f"{speedup:.0f}x fp32, so request 'fp16' (with loss scaling) to save time as well as memory")
+    if name:  # a known device whose fp16 is no faster (or not in the table: P40-style 1/64 rate)
+        return plan("fp32", f"{gpu} has no Tensor Cores: fp32 (16-bit types would save memory but not time)")
     return plan("fp32", f"{gpu} has no Tensor Cores: fp32 by default (16-bit types save memory; some such "
                         "GPUs, e.g. the P100, also compute fp16 at twice fp32: request 'fp16' there)")
 
@@ -434,22 +444,26 @@ def distinct_plans(plans) -> list[PrecisionPlan]:
     return list(unique.values())
 
 
-def machine_plan(capabilities, *, cpu_bf16: bool | None = None) -> PrecisionPlan:
+def machine_plan(capabilities, *, names=None, cpu_bf16: bool | None = None) -> PrecisionPlan:
     """The plan for a whole machine: its weakest GPU decides (every GPU must run the plan), else the CPU.
 
-    ``capabilities`` lists the compute capability of each GPU (None where unknown); empty means
-    no GPU. This is what ``rtxcourse doctor`` recommends, by the same rule the lessons use.
+    ``capabilities`` lists the compute capability of each GPU (None where unknown), ``names``
+    their device names (optional, same order); empty means no GPU. This is what
+    ``rtxcourse doctor`` recommends, by the same rule the lessons use.
     """
     caps = list(capabilities)
+    names = list(names) if names is not None else [None] * len(caps)
     if not caps:
         return choose_precision("cpu", cpu_bf16=cpu_bf16)
     from rtxcourse.hardware import parse_capability
 
-    known = [c for c in (parse_capability(c) for c in caps) if c is not None]
+    known = [(c, n) for c, n in ((parse_capability(c), n) for c, n in zip(caps, names)) if c is not None]
     if not known:  # GPUs whose capability no probe reported: say so rather than guess
         return PrecisionPlan("cuda", "float32", False, False, "the GPUs' compute capability is unknown: "
                              "fp32 until a framework reports it (`rtxcourse doctor` with torch or TensorFlow)")
-    return choose_precision("cuda", capability=min(known))
+    plans = [choose_precision("cuda", capability=c, name=n) for c, n in known]
+    rank = {"float32": 0, "float16": 1, "bfloat16": 2}  # the weakest GPU's plan is the one all can run
+    return min(plans, key=lambda p: rank[p.dtype])
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,11 @@ def _strip(cell_src: str, begin: str, end: str, stub: str | None, where: str) ->
 
 def question_ids(cell) -> list[tuple[str, float]]:
     """The ``(id, points)`` of every ``question("id", points=N)`` call in a code cell."""
+    src = notebook.source(cell)
+    if src.lstrip().startswith("%%"):  # a cell magic (%%framework tf): the rest of the cell is Python
+        src = src.lstrip().split("\n", 1)[1] if "\n" in src.lstrip() else ""
     try:
-        tree = ast.parse(notebook.source(cell))
+        tree = ast.parse(src)
     except SyntaxError:
         return []
     out = []
