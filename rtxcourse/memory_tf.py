@@ -143,10 +143,13 @@ def checkpointed(blocks, mode: str = "each", *, segments: int | None = None) -> 
     return forward
 
 
-def train_step(blocks, forward: Callable | None = None, *, accumulation: int = 1, lr: float = 1e-3) -> Callable:
+def train_step(blocks, forward: Callable | None = None, *, plan=None, accumulation: int = 1,
+               lr: float = 1e-3) -> Callable:
     """Return a compiled ``step(X, y) -> loss``: forward, MSE loss, gradients, SGD update.
 
     ``forward`` defaults to running ``blocks`` in order (pass :func:`checkpointed`'s result).
+    Build the blocks under the ``plan``'s policy; ``plan`` here only adds loss scaling when the
+    plan computes in float16.
     With ``accumulation = k`` the batch is split into k micro-batches whose gradients add up
     before one update, so only one micro-batch's activations are alive at a time. The batch
     must divide into k equal parts.
@@ -157,6 +160,10 @@ def train_step(blocks, forward: Callable | None = None, *, accumulation: int = 1
     if not variables:
         raise ValueError("the blocks have no weights yet: build them first (residual_mlp and dense_relu_stack do)")
     opt = keras.optimizers.SGD(lr)
+    if plan is not None:
+        from rtxcourse import precision_tf
+
+        opt = precision_tf.optimizer(opt, plan)  # a LossScaleOptimizer for float16 plans
 
     @tf.function
     def step(X, y):
@@ -165,7 +172,8 @@ def train_step(blocks, forward: Callable | None = None, *, accumulation: int = 1
             with tf.GradientTape() as tape:
                 # divided by k: the k micro-batch gradients then add up to the full batch's mean
                 loss = tf.reduce_mean(tf.square(tf.cast(forward(xb), tf.float32) - yb)) / accumulation
-            g = tape.gradient(loss, variables)
+                scaled = opt.scale_loss(loss)  # the loss itself unless opt scales losses
+            g = tape.gradient(scaled, variables)
             grads = g if grads is None else [a + b for a, b in zip(grads, g)]
             total += loss
         opt.apply(grads, variables)

@@ -234,11 +234,12 @@ def train_step(model: nn.Module, forward: Callable | None = None, *, plan=None, 
     """Return ``step(X, y) -> loss``: forward, mean-squared-error loss, backward, SGD update.
 
     ``forward`` defaults to ``model`` (pass :func:`checkpointed`'s result); ``plan`` is a
-    :class:`~rtxcourse.precision.PrecisionPlan` run under autocast (None: float32). With
-    ``accumulation = k`` the batch is split into k micro-batches whose gradients add up before
-    one update, so only one micro-batch's activations are alive at a time. Gradients are
-    allocated (zero) before the first step and zeroed in place, so a memory measurement of the
-    step sees activations and temporaries, not the gradients.
+    :class:`~rtxcourse.precision.PrecisionPlan` run under autocast, with loss scaling when it
+    computes in float16 (None: float32). With ``accumulation = k`` the batch is split into k
+    micro-batches whose gradients add up before one update, so only one micro-batch's
+    activations are alive at a time. Gradients are allocated (zero) before the first step and
+    zeroed in place, so a memory measurement of the step sees activations and temporaries, not
+    the gradients.
     """
     from rtxcourse import precision_torch
 
@@ -247,6 +248,7 @@ def train_step(model: nn.Module, forward: Callable | None = None, *, plan=None, 
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
+    scaler = precision_torch.grad_scaler(plan) if plan is not None else None
 
     def step(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         total = 0.0
@@ -254,9 +256,13 @@ def train_step(model: nn.Module, forward: Callable | None = None, *, plan=None, 
             with precision_torch.autocast(plan) if plan is not None else contextlib.nullcontext():
                 # divided by k: the k micro-batch gradients then add up to the full batch's mean
                 loss = nn.functional.mse_loss(forward(xb).float(), yb) / accumulation
-            loss.backward()
+            (scaler.scale(loss) if scaler else loss).backward()
             total += loss.detach()
-        opt.step()
+        if scaler:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
         opt.zero_grad(set_to_none=False)
         return total
 

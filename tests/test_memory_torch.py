@@ -12,6 +12,17 @@ B = 32
 WIDTHS = [64, 256, 128, 96]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a busy 2-core machine torch's two spinning OpenMP threads wait
+    for each other and a tiny step takes 20x longer; sizes here are too small to need two."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _stack():
     torch.manual_seed(0)
     return mt.linear_relu_stack(WIDTHS), torch.randn(B, WIDTHS[0])
