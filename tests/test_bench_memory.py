@@ -66,7 +66,7 @@ def test_run_picks_frameworks_and_rejects_bad_rounds(monkeypatch):
     calls = []
     monkeypatch.setattr(bm, "torch_checkpointing", lambda rounds: calls.append(("torch", rounds)) or "t")
     monkeypatch.setattr(bm, "tf_checkpointing", lambda rounds: calls.append(("tf", rounds)) or "k")
-    monkeypatch.setattr("rtxcourse.catalog.available_frameworks", lambda: {"torch"})
+    monkeypatch.setattr("rtxcourse.hardware.available_frameworks", lambda: {"torch"})
     assert bm.run(argparse.Namespace(framework="both", rounds=None)) == ["t"]
     assert calls == [("torch", None)]
     with pytest.raises(SystemExit, match="tf is not installed"):

@@ -174,7 +174,7 @@ def _tf_steps(plans, s: Sizes, X, y, steps, peaks, params, device) -> None:
 
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Run the checkpointing comparison for the chosen frameworks; return their reports."""
-    from rtxcourse.catalog import available_frameworks
+    from rtxcourse.hardware import available_frameworks
 
     wanted = FRAMEWORKS if args.framework == "both" else (args.framework,)
     installed = available_frameworks()
