@@ -55,6 +55,14 @@ def test_tf_report_compares_every_mode_with_no_checkpointing():
     assert "TensorFlow allocator statistics" in report.table()
 
 
+def test_modes_must_start_with_none():
+    with pytest.raises(ValueError, match="modes must start with 'none'"):
+        bm._modes(["each"], ("none", "each"))
+    with pytest.raises(ValueError, match="modes must start with 'none'"):
+        bm._modes(["none", "everything"], ("none", "each"))
+    assert bm._modes(None, ("none", "each")) == ["none", "each"]
+
+
 def test_cpu_sizes_are_large_enough_for_tensorflow_cpu_statistics(monkeypatch):
     for quick in (True, False):
         monkeypatch.setenv("RTXCOURSE_QUICK", "1" if quick else "0")

@@ -79,13 +79,22 @@ def _finish(report: bench.Report, measured: list[bench.Measurement], peaks: dict
         report.add(m)
 
 
-def torch_checkpointing(s: Sizes | None = None, *, rounds: int | None = None) -> bench.Report:
-    """PyTorch: every mode of :func:`rtxcourse.memory_torch.checkpointed`, fp32 and mixed precision."""
+def _modes(modes, known) -> list[str]:
+    modes = list(known if modes is None else modes)
+    if modes[:1] != ["none"] or any(m not in known for m in modes) or len(modes) < 2:
+        raise ValueError(f"modes must start with 'none' and name at least one of {', '.join(known[1:])}, got {modes!r}")
+    return modes
+
+
+def torch_checkpointing(s: Sizes | None = None, *, rounds: int | None = None, modes=None) -> bench.Report:
+    """PyTorch: each of ``modes`` (default: all) of :func:`rtxcourse.memory_torch.checkpointed`,
+    in fp32 and in mixed precision."""
     import torch
 
     from rtxcourse import memory, memory_torch as mt, precision_torch as pt
     from rtxcourse.runtime import seed_everything
 
+    modes = _modes(modes, mt.MODES)
     dev = pt.default_device()
     s = s or sizes(dev.type)
     rounds = rounds or by_tier(quick=5, cpu=7)
@@ -101,7 +110,7 @@ def torch_checkpointing(s: Sizes | None = None, *, rounds: int | None = None) ->
     plans = {"fp32": None} | ({mixed.short: mixed} if mixed.mixed else {})
     steps, peaks, params = {}, {}, {}
     for short, plan in plans.items():
-        for mode in mt.MODES:
+        for mode in modes:
             step = mt.train_step(net, mt.checkpointed(net, mode), plan=plan, lr=0.0)  # lr 0: same weights every call
             step(X, y)
             key = f"{short} {mode}"
@@ -109,7 +118,7 @@ def torch_checkpointing(s: Sizes | None = None, *, rounds: int | None = None) ->
             peaks[key] = mt.measure_memory(steps[key], device=dev).peak_bytes
             params[key] = {"framework": "torch", "mode": mode, "precision": short}
     _finish(report, _interleaved(steps, rounds=rounds, sync="torch"), peaks, params)
-    _compare(report, peaks, list(plans), list(mt.MODES))
+    _compare(report, peaks, list(plans), modes)
     saved = sum(memory.residual_mlp_saved_bytes(s.batch, s.width, s.depth, expansion=s.expansion))
     report.note(f"fp32 none: activations counted by hand {format_bytes(saved)}; measured peak above weights "
                 f"and gradients {format_bytes(peaks['fp32 none'])} ({mt.measure_memory(lambda: None, device=dev).method})")
@@ -119,13 +128,15 @@ def torch_checkpointing(s: Sizes | None = None, *, rounds: int | None = None) ->
     return report
 
 
-def tf_checkpointing(s: Sizes | None = None, *, rounds: int | None = None) -> bench.Report:
-    """TensorFlow: every mode of :func:`rtxcourse.memory_tf.checkpointed`, fp32 and mixed precision."""
+def tf_checkpointing(s: Sizes | None = None, *, rounds: int | None = None, modes=None) -> bench.Report:
+    """TensorFlow: each of ``modes`` (default: all) of :func:`rtxcourse.memory_tf.checkpointed`,
+    in fp32 and in mixed precision."""
     import numpy as np
 
     from rtxcourse import memory_tf as mtf, precision_tf as ptf
 
     tf = mtf.tf
+    modes = _modes(modes, mtf.MODES)
     device = mtf.default_device()
     s = s or sizes("cuda" if device.startswith("GPU") else "cpu")
     rounds = rounds or by_tier(quick=5, cpu=7)
@@ -142,11 +153,11 @@ def tf_checkpointing(s: Sizes | None = None, *, rounds: int | None = None) -> be
     logger, level = tf.get_logger(), tf.get_logger().level
     logger.setLevel("ERROR")
     try:
-        _tf_steps(plans, s, X, y, steps, peaks, params, device)
+        _tf_steps(plans, modes, s, X, y, steps, peaks, params, device)
     finally:
         logger.setLevel(level)
     _finish(report, _interleaved(steps, rounds=rounds, sync="tf"), peaks, params)
-    _compare(report, peaks, list(plans), list(mtf.MODES))
+    _compare(report, peaks, list(plans), modes)
     report.note(f"memory: {mtf.measure_memory(lambda: None, device=device).method}")
     if not mixed.mixed:
         report.note(f"mixed precision not run: {mixed.reason}")
@@ -154,7 +165,7 @@ def tf_checkpointing(s: Sizes | None = None, *, rounds: int | None = None) -> be
     return report
 
 
-def _tf_steps(plans, s: Sizes, X, y, steps, peaks, params, device) -> None:
+def _tf_steps(plans, modes, s: Sizes, X, y, steps, peaks, params, device) -> None:
     """Build, warm up and measure the peak of one TF step per precision and mode."""
     from rtxcourse import memory_tf as mtf, precision_tf as ptf
     from rtxcourse.runtime import seed_everything
@@ -163,7 +174,7 @@ def _tf_steps(plans, s: Sizes, X, y, steps, peaks, params, device) -> None:
         seed_everything(0)
         with ptf.policy(plan):
             blocks = mtf.residual_mlp(s.width, s.depth, s.expansion)
-        for mode in mtf.MODES:
+        for mode in modes:
             step = mtf.train_step(blocks, mtf.checkpointed(blocks, mode), plan=plan, lr=0.0)
             step(X, y)
             key = f"{short} {mode}"
