@@ -70,7 +70,7 @@ def _cpu_profiled(fn) -> MemoryUse:
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _without_kineto_notices(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         result = fn()
     # Each "[memory]" event is one allocation (+bytes) or free (-bytes) of the CPU allocator.
     events = [e for e in prof.profiler.kineto_results.events()
@@ -82,6 +82,33 @@ def _cpu_profiled(fn) -> MemoryUse:
         peak = max(peak, current)
     del result
     return MemoryUse(peak, current, "torch.profiler CPU allocation events")
+
+
+@contextlib.contextmanager
+def _without_kineto_notices():
+    """Drop the profiler library's "USDT: ... profiler_start/stop" lines from file descriptor 2.
+
+    Kineto writes them from C++ at every profile, which a notebook shows under each cell; any
+    other line written meanwhile is passed on.
+    """
+    import os
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [ln for ln in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if ln.strip() and not ln.startswith("USDT:")]
+            if kept:
+                sys.stderr.write("".join(kept))
 
 
 class SavedTensors:

@@ -147,3 +147,10 @@ def test_bad_input_is_named():
         mt.linear_relu_stack([4])
     with pytest.raises(TypeError, match="nn.Module"):
         mt.SavedTensors("model")
+
+
+def test_cpu_measurement_keeps_the_profilers_notices_off_stderr(capfd):
+    if torch.cuda.is_available():
+        pytest.skip("the CPU path only")
+    mt.measure_memory(lambda: torch.ones(10))
+    assert "USDT" not in capfd.readouterr().err

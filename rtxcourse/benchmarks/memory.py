@@ -9,7 +9,9 @@ AVX512_BF16 CPUs, fp16 on older GPUs), with every checkpointing mode of the fram
 row gives the median step time; the notes give each mode's measured peak memory above the
 weights and gradients, how many times less that is than without checkpointing, and the time it
 costs. The steps are timed in interleaved rounds (one call of each per round), so a burst of
-load on a shared machine hits all of them alike; every ratio compares two rows of one run.
+load on a shared machine hits all of them alike; every ratio compares two rows of one run. The
+time notes give the ratio of medians and of the fastest rounds: other processes only ever add
+time, so on a busy machine the fastest round is the least disturbed.
 """
 
 from __future__ import annotations
@@ -67,8 +69,10 @@ def _compare(report: bench.Report, peaks: dict[str, int], precisions: list[str],
         for mode in modes[1:]:
             name = f"{p} {mode}"
             speed = report.ratio(name, base)
+            fastest = min(report[name].times) / min(report[base].times)
             report.note(f"{name}: peak {format_bytes(peaks[name])}, {peaks[base] / max(peaks[name], 1):.1f}x less "
-                        f"than {base} ({format_bytes(peaks[base])}); step time {1 / speed:.2f}x")
+                        f"than {base} ({format_bytes(peaks[base])}); step time {1 / speed:.2f}x "
+                        f"(medians), {fastest:.2f}x (fastest rounds)")
     if len(precisions) > 1:
         report.note(f"{precisions[1]} none vs fp32 none: peak {peaks['fp32 none'] / max(peaks[precisions[1] + ' none'], 1):.1f}x less")
 
