@@ -175,6 +175,23 @@ class SavedTensors:
         self._storages.clear()
 
 
+@contextlib.contextmanager
+def threads(n: int):
+    """Run torch with ``n`` intra-op CPU threads inside the block; restore the old number after.
+
+    On a CPU shared with other busy processes, torch's OpenMP threads wait for each other at
+    every operation whenever one is descheduled, and small steps take many times longer; one
+    thread makes such timings steady (and slower where the machine is idle).
+    """
+    positive_ints(n=n)
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 # --------------------------------------------------------------------------- models
 
 

@@ -11,13 +11,16 @@ from rtxcourse.benchmarks import memory as bm
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """One intra-op thread: on a busy 2-core machine torch's two spinning OpenMP threads wait
-    for each other and a tiny step takes 20x longer; sizes here are too small to need two."""
-    torch = pytest.importorskip("torch")
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    """Tiny sizes need no second thread, and a busy machine makes two stall each other (memory_torch.threads)."""
+    from rtxcourse.hardware import available_frameworks
+
+    if "torch" not in available_frameworks():
+        yield
+        return
+    from rtxcourse import memory_torch as mt
+
+    with mt.threads(1):
+        yield
 
 
 def _check(report, modes, precisions):

@@ -14,13 +14,9 @@ WIDTHS = [64, 256, 128, 96]
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """One intra-op thread: on a busy 2-core machine torch's two spinning OpenMP threads wait
-    for each other and a tiny step takes 20x longer; sizes here are too small to need two."""
-    torch = pytest.importorskip("torch")
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    """Tiny sizes need no second thread, and a busy machine makes two stall each other (memory_torch.threads)."""
+    with mt.threads(1):
+        yield
 
 
 def _stack():
@@ -154,3 +150,13 @@ def test_cpu_measurement_keeps_the_profilers_notices_off_stderr(capfd):
         pytest.skip("the CPU path only")
     mt.measure_memory(lambda: torch.ones(10))
     assert "USDT" not in capfd.readouterr().err
+
+
+def test_threads_sets_and_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with mt.threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        with mt.threads(0):
+            pass
