@@ -25,6 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from rtxcourse import gpus
+
 _PREFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
 
 
@@ -256,76 +258,13 @@ class Report:
 # --------------------------------------------------------------------------- peaks and MFU
 #
 # Model FLOPs utilisation (MFU) = achieved FLOP/s / the device's peak FLOP/s for the dtype the
-# work ran in. The peaks below are NVIDIA's datasheet (or architecture whitepaper) figures for
-# DENSE math. Datasheets print Tensor Core figures "with sparsity" (2:4 structured sparsity,
-# marked *); those are twice the dense figure and are never reachable by dense training, so
-# every starred value was halved here. GeForce figures are for fp16/bf16 with FP32 accumulate
-# (what autocast does); their fp16-accumulate figures are twice as high. Clocks are boost
-# clocks: a long run at a lower clock reaches less.
+# work ran in. The peaks are the dense datasheet figures of the course's one GPU table,
+# rtxcourse.gpus (sparse "with sparsity" figures halved there, each row with its source).
 
 
-@dataclass(frozen=True)
-class GpuPeaks:
-    """Dense peak TFLOP/s per dtype and memory bandwidth of one GPU, with the source."""
-
-    name: str
-    tflops: dict[str, float]  # dtype -> dense TFLOP/s: fp32 (CUDA cores), tf32/fp16/bf16/fp8 (Tensor Cores)
-    memory_gbs: float  # HBM/GDDR bandwidth in GB/s
-    source: str
-
-
-# (pattern matched against the device name, peaks); the first match wins, so specific
-# patterns (H100 PCIe) come before general ones (H100).
-_GPU_PEAKS: list[tuple[str, GpuPeaks]] = [
-    (r"B200", GpuPeaks("B200", {"fp32": 75, "tf32": 1100, "fp16": 2250, "bf16": 2250, "fp8": 4500}, 7700,
-                       "NVIDIA Blackwell datasheet, HGX B200 per-GPU column at 1,000 W (sparse figures halved)")),
-    (r"H200.*NVL", GpuPeaks("H200 NVL", {"fp32": 60, "tf32": 417.5, "fp16": 835.5, "bf16": 835.5, "fp8": 1670.5}, 4800,
-                            "NVIDIA H200 datasheet, H200 NVL column (sparse figures halved)")),
-    (r"H200", GpuPeaks("H200 SXM", {"fp32": 67, "tf32": 494.5, "fp16": 989.5, "bf16": 989.5, "fp8": 1979}, 4800,
-                       "NVIDIA H200 datasheet, H200 SXM column (sparse figures halved)")),
-    (r"H100.*NVL", GpuPeaks("H100 NVL", {"fp32": 60, "tf32": 417.5, "fp16": 835.5, "bf16": 835.5, "fp8": 1670.5}, 3900,
-                            "NVIDIA H100 datasheet, H100 NVL column (sparse figures halved)")),
-    (r"H100.*PCI", GpuPeaks("H100 PCIe", {"fp32": 51, "tf32": 378, "fp16": 756, "bf16": 756, "fp8": 1513}, 2000,
-                            "NVIDIA H100 datasheet, H100 PCIe column (sparse figures halved)")),
-    (r"H100", GpuPeaks("H100 SXM", {"fp32": 67, "tf32": 494.5, "fp16": 989.5, "bf16": 989.5, "fp8": 1979}, 3350,
-                       "NVIDIA H100 datasheet, H100 SXM column (sparse figures halved)")),
-    (r"A100.*80\s*GB.*PCI|A100.*PCI.*80\s*GB", GpuPeaks(
-        "A100 80GB PCIe", {"fp32": 19.5, "tf32": 156, "fp16": 312, "bf16": 312}, 1935,
-        "NVIDIA A100 datasheet, 80GB PCIe column (sparse figures halved)")),
-    (r"A100.*80\s*GB", GpuPeaks("A100 80GB SXM", {"fp32": 19.5, "tf32": 156, "fp16": 312, "bf16": 312}, 2039,
-                                "NVIDIA A100 datasheet, 80GB SXM column (sparse figures halved)")),
-    (r"A100", GpuPeaks("A100 40GB", {"fp32": 19.5, "tf32": 156, "fp16": 312, "bf16": 312}, 1555,
-                       "NVIDIA A100 datasheet, 40GB PCIe/SXM columns (sparse figures halved)")),
-    (r"L40S", GpuPeaks("L40S", {"fp32": 91.6, "tf32": 183, "fp16": 362, "bf16": 362, "fp8": 733}, 864,
-                       "NVIDIA L40S datasheet (sparse figures halved)")),
-    (r"\bL4\b", GpuPeaks("L4", {"fp32": 30.3, "tf32": 60, "fp16": 121, "bf16": 121, "fp8": 242.5}, 300,
-                         "NVIDIA L4 datasheet (sparse figures halved)")),
-    (r"\bA10\b", GpuPeaks("A10", {"fp32": 31.2, "tf32": 62.5, "fp16": 125, "bf16": 125}, 600,
-                          "NVIDIA A10 datasheet (sparse figures halved)")),
-    (r"RTX 4090(?!\s*D\b)", GpuPeaks("GeForce RTX 4090", {"fp32": 82.6, "tf32": 82.6, "fp16": 165.2, "bf16": 165.2, "fp8": 330.3}, 1008,
-                                      "NVIDIA Ada Lovelace architecture whitepaper, RTX 4090 (FP32 accumulate, dense)")),
-    (r"RTX 3090(?!\s*Ti)", GpuPeaks("GeForce RTX 3090", {"fp32": 35.6, "tf32": 35.6, "fp16": 71, "bf16": 71}, 936,
-                                     "NVIDIA Ampere GA102 whitepaper, RTX 3090 (FP32 accumulate, dense)")),
-    (r"\bT4\b", GpuPeaks("T4", {"fp32": 8.1, "fp16": 65}, 320, "NVIDIA T4 datasheet (FP16/FP32 mixed precision)")),
-    (r"V100.*PCI", GpuPeaks("V100 PCIe", {"fp32": 14, "fp16": 112}, 900, "NVIDIA V100 datasheet, PCIe column")),
-    (r"V100", GpuPeaks("V100 SXM2", {"fp32": 15.7, "fp16": 125}, 900, "NVIDIA V100 datasheet, SXM2 column")),
-]
-# Laptop parts share desktop names but run at a fraction of their power and clocks.
-_NOT_IN_TABLE = r"Laptop|Mobile|Max-Q"
-
-
-def gpu_peaks(gpu_name: str) -> GpuPeaks | None:
-    """The :class:`GpuPeaks` whose pattern matches a device name (``torch.cuda.get_device_name()``)."""
-    import re
-
-    if not isinstance(gpu_name, str):
-        raise TypeError(f"gpu_name must be a string such as 'NVIDIA H100 80GB HBM3', got {type(gpu_name).__name__}")
-    if re.search(_NOT_IN_TABLE, gpu_name, re.IGNORECASE):
-        return None
-    for pattern, peaks in _GPU_PEAKS:
-        if re.search(pattern, gpu_name, re.IGNORECASE):
-            return peaks
-    return None
+def gpu_peaks(gpu_name: str) -> gpus.GpuSpec | None:
+    """The table row (:class:`rtxcourse.gpus.GpuSpec`) whose pattern matches a device name."""
+    return gpus.lookup(gpu_name)
 
 
 def peak_flops(gpu_name: str, dtype) -> float | None:
@@ -333,8 +272,11 @@ def peak_flops(gpu_name: str, dtype) -> float | None:
     from rtxcourse.precision import normalize_dtype
 
     peaks = gpu_peaks(gpu_name)
-    key = normalize_dtype(dtype)
-    key = "fp8" if key.startswith("fp8") else key
+    if str(dtype).lower().removeprefix("torch.") in ("fp64", "float64", "double"):
+        key = "fp64_tc" if peaks is not None and "fp64_tc" in peaks.tflops else "fp64"  # FP64 Tensor Cores where they exist
+    else:
+        key = normalize_dtype(dtype)
+        key = "fp8" if key.startswith("fp8") else key
     if peaks is None or key not in peaks.tflops:
         return None
     return peaks.tflops[key] * 1e12
@@ -360,7 +302,7 @@ def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: floa
     """Model FLOPs utilisation of ``achieved_flops`` (FLOP/s) against the right peak.
 
     Give either ``gpu`` (a device name) and ``dtype`` (the precision the work ran in, e.g.
-    'bf16', 'tf32', torch.float16) to use :data:`the datasheet table <_GPU_PEAKS>`, or
+    'bf16', 'tf32', torch.float16) to use the datasheet table :data:`rtxcourse.gpus.GPUS`, or
     ``peak`` (FLOP/s) directly, e.g. a CPU's measured or estimated peak. When the GPU or the
     dtype is not in the table, ``value`` is None and ``reason`` says why; nothing is guessed.
     """
@@ -376,13 +318,13 @@ def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: floa
         raise ValueError("mfu() needs gpu= and dtype= (to look the peak up) or peak= (FLOP/s)")
     peaks = gpu_peaks(gpu)
     if peaks is None:
-        return MFU(None, achieved_flops, None, f"{gpu!r} is not in rtxcourse.bench's peak table (pass peak= from its datasheet)")
+        return MFU(None, achieved_flops, None, f"{gpu!r} is not in rtxcourse.gpus' table (pass peak= from its datasheet)")
     found = peak_flops(gpu, dtype)
     if found is None:
         return MFU(None, achieved_flops, None, f"no dense {dtype} peak for {peaks.name}: it has no such Tensor Core path")
     return MFU(achieved_flops / found, achieved_flops, found, f"dense {dtype} peak of {peaks.name}, {peaks.source}")
 
 
-def known_gpus() -> list[GpuPeaks]:
-    """Every GPU in the peak table, newest first, for printing side by side."""
-    return [peaks for _, peaks in _GPU_PEAKS]
+def known_gpus() -> list[gpus.GpuSpec]:
+    """Every GPU in the table, newest first (data centre, then GeForce), for printing side by side."""
+    return list(gpus.GPUS)

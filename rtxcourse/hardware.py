@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from rtxcourse.gpus import TensorCores, fp16_speedup, parse_capability, tensor_cores  # public here too (the doctor's view)
+
 # CPU flags (as /proc/cpuinfo spells them) that matter for training on the CPU.
 CPU_FEATURES = {
     "avx2": "AVX2 (fp32 SIMD)",
@@ -33,56 +35,6 @@ CPU_FEATURES = {
     "amx_bf16": "AMX-BF16 (bf16 tile matmul)",
     "amx_int8": "AMX-INT8",
 }
-
-# Tensor Core generations by compute capability major.minor (NVIDIA CUDA docs, per architecture).
-# Each entry: (first capability, architecture, Tensor Core generation, dense precisions it accelerates)
-_TC_TABLE = [
-    ((7, 0), "Volta", 1, ("fp16",)),
-    ((7, 5), "Turing", 2, ("fp16", "int8", "int4")),
-    ((8, 0), "Ampere", 3, ("fp16", "bf16", "tf32", "int8")),
-    ((8, 9), "Ada Lovelace", 4, ("fp16", "bf16", "tf32", "fp8", "int8")),
-    ((9, 0), "Hopper", 4, ("fp16", "bf16", "tf32", "fp8", "int8")),
-    ((10, 0), "Blackwell", 5, ("fp16", "bf16", "tf32", "fp8", "fp6", "fp4", "int8")),
-]
-# Capabilities 12.x (consumer/workstation Blackwell) sort after 10.0 and so map to Blackwell too.
-
-
-@dataclass
-class TensorCores:
-    """What the Tensor Cores of one compute capability do."""
-
-    architecture: str
-    generation: int  # 0 = no Tensor Cores
-    precisions: tuple[str, ...]
-
-    @property
-    def bf16(self) -> bool:
-        return "bf16" in self.precisions
-
-
-def tensor_cores(capability: tuple[int, int] | str | None) -> TensorCores:
-    """Return the Tensor Core generation and precisions for a compute capability like (8, 6)."""
-    cap = parse_capability(capability)
-    if cap is None:
-        return TensorCores("unknown", 0, ())
-    found = TensorCores("pre-Volta", 0, ())
-    for first, arch, gen, precisions in _TC_TABLE:
-        if cap >= first:
-            found = TensorCores(arch, gen, precisions)
-    # 7.2 (Xavier) is Volta; 8.6/8.7 Ampere; 8.9 is Ada: the ordered table handles all of them.
-    return found
-
-
-def parse_capability(capability) -> tuple[int, int] | None:
-    """Parse ``(8, 6)``, ``"8.6"`` or ``"sm_86"`` into a tuple; None when unknown."""
-    if capability is None:
-        return None
-    if isinstance(capability, (tuple, list)) and len(capability) == 2:
-        return int(capability[0]), int(capability[1])
-    m = re.fullmatch(r"(?:sm_?)?(\d+)[._]?(\d)", str(capability).strip())
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2))
 
 
 @dataclass
@@ -98,7 +50,7 @@ class GPU:
 
     @property
     def tensor_cores(self) -> TensorCores:
-        return tensor_cores(self.capability)
+        return tensor_cores(self.capability, self.name)  # the name tells GTX 16xx (no Tensor Cores) from RTX 20
 
     def to_dict(self) -> dict[str, Any]:
         tc = self.tensor_cores
@@ -483,6 +435,9 @@ def recommend(gpus: list[GPU], cpu: dict[str, Any]) -> dict[str, Any]:
                 f"fp16 with dynamic loss scaling ({tc.architecture} Tensor Cores have no bf16): "
                 "torch.amp.GradScaler / keras LossScaleOptimizer"
             )
+        elif (speedup := fp16_speedup(weakest.name)) and speedup >= 2:
+            precision = (f"fp32 (no Tensor Cores); fp16 runs at {speedup:.0f}x fp32 on this GPU's CUDA cores, "
+                         "so fp16 with dynamic loss scaling saves time as well as memory if you ask for it")
         else:
             precision = "fp32 (this GPU has no Tensor Cores; mixed precision saves memory but not time)"
     elif cpu["features"].get("avx512_bf16") or cpu["features"].get("amx_bf16"):

@@ -94,7 +94,7 @@ def test_peak_tables_hold_dense_not_sparse_figures():
 
     A sparse ("with sparsity") figure copied by mistake would break these ratios.
     """
-    for _, peaks in bench._GPU_PEAKS:
+    for peaks in bench.known_gpus():
         t = peaks.tflops
         assert t["fp32"] > 0 and t["fp16"] > t["fp32"] and peaks.memory_gbs > 0 and peaks.source, peaks.name
         if "bf16" in t:

@@ -159,11 +159,11 @@ def test_doctor_on_a_simulated_h100_machine(monkeypatch):
     assert first["gpus"] == rep["gpus"]
     (gpu,) = rep["gpus"]
     assert gpu["seen_by"] == ["driver", "torch", "tensorflow"]
-    assert gpu["tensor_cores"]["precisions"] == ["fp16", "bf16", "tf32", "fp8", "int8"]
+    assert gpu["tensor_cores"]["precisions"] == ["fp16", "bf16", "tf32", "fp8", "int8", "fp64"]
     assert rep["recommendation"]["tier"] == "1-gpu" and "bf16" in rep["recommendation"]["precision"]
     assert rep["advice"] == [] and rep["errors"] == {}
     text = hardware.format_report(rep)
-    assert "Tensor Cores gen 4 (Hopper): fp16, bf16, tf32, fp8, int8; seen by driver, torch, tensorflow" in text
+    assert "Tensor Cores gen 4 (Hopper): fp16, bf16, tf32, fp8, int8, fp64; seen by driver, torch, tensorflow" in text
     assert "NCCL: yes (2.27.5)" in text and "CUDA 12.8 build" in text and "Fix" not in text
     json.dumps(rep)
 
