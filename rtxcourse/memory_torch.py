@@ -27,6 +27,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint, checkpoint_sequential, create_selective_checkpoint_contexts
 
 from rtxcourse.memory import MemoryUse, sqrt_segments
+from rtxcourse import precision_torch
 from rtxcourse.validate import positive_ints
 
 MODES = ("none", "each", "sequential", "selective")
@@ -43,10 +44,11 @@ def measure_memory(fn: Callable[[], object], *, device=None) -> MemoryUse:
     such statistics; the profiler records every allocation and free of the CPU allocator
     (``profile_memory=True``), and the running sum of those events gives the peak. ``fn``'s
     result is kept alive until the measurement ends, so ``held_bytes`` is what it holds.
+    ``device`` defaults to :func:`rtxcourse.precision_torch.default_device`.
     """
     if not callable(fn):
         raise TypeError(f"measure_memory() needs a callable, got {type(fn).__name__}")
-    dev = torch.device(device) if device is not None else _device_of_default()
+    dev = torch.device(device) if device is not None else precision_torch.default_device()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
@@ -60,10 +62,6 @@ def measure_memory(fn: Callable[[], object], *, device=None) -> MemoryUse:
     if dev.type != "cpu":
         raise ValueError(f"measure_memory() measures CUDA devices and the CPU, got {dev}")
     return _cpu_profiled(fn)
-
-
-def _device_of_default() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
 def _cpu_profiled(fn) -> MemoryUse:
@@ -285,8 +283,6 @@ def train_step(model: nn.Module, forward: Callable | None = None, *, plan=None, 
     zeroed in place, so a memory measurement of the step sees activations and temporaries, not
     the gradients.
     """
-    from rtxcourse import precision_torch
-
     positive_ints(accumulation=accumulation)
     forward = model if forward is None else forward
     for p in model.parameters():
