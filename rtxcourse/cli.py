@@ -21,6 +21,7 @@ BENCH_TOPICS = {
     "augment": ("augment", "images/s of the augmentation chain against albumentations and framework pipelines"),
     "ddp": ("ddp", "DistributedDataParallel throughput with 1 and N processes, scaling efficiency"),
     "convs": ("convs", "standard vs depthwise-separable convolution: params, FLOPs, time, achieved FLOP/s"),
+    "memory": ("memory", "peak activation memory and step time with and without checkpointing, fp32 and mixed"),
 }
 
 
