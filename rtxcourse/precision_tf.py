@@ -47,7 +47,8 @@ def plan(requested="auto") -> PrecisionPlan:
     if cap is None:
         raise ValueError("TensorFlow sees a GPU but reports no compute capability; pass one to "
                          "rtxcourse.precision.choose_precision('cuda', capability=...) yourself")
-    return choose_precision("cuda", requested=requested, capability=cap, stacklevel=3)
+    name = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0]).get("device_name")
+    return choose_precision("cuda", requested=requested, capability=cap, name=name, stacklevel=3)
 
 
 _warned_driver_gpus = False  # say it once per process, not at every plan()

@@ -69,7 +69,8 @@ def plan(device=None, requested="auto") -> PrecisionPlan:
         if not torch.cuda.is_available():
             raise ValueError(f"device {dev} was asked for, but torch sees no CUDA GPU (torch {torch.__version__})")
         capability = torch.cuda.get_device_capability(dev)
-        return choose_precision("cuda", requested=requested, capability=capability, stacklevel=3)
+        return choose_precision("cuda", requested=requested, capability=capability,
+                                name=torch.cuda.get_device_name(dev), stacklevel=3)
     if dev.type != "cpu":
         raise ValueError(f"device must be a CPU or CUDA device, got {dev}")
     return choose_precision("cpu", requested=requested, stacklevel=3)
