@@ -245,9 +245,10 @@ def fake_gpu(monkeypatch):
     """Make torch report one CUDA GPU of a chosen compute capability (nothing runs on it)."""
     import torch
 
-    def use(capability):
+    def use(capability, name="NVIDIA Test GPU"):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
 
     return use
 
