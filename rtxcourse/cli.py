@@ -23,8 +23,10 @@ BENCH_TOPICS = {
 
 def _doctor(args: argparse.Namespace) -> int:
     from rtxcourse import hardware
+    from rtxcourse.course import catalog
 
     rep = hardware.report(frameworks=not args.no_frameworks)
+    rep["lessons"] = catalog.lesson_plan((rep.get("recommendation") or {}).get("tier", "cpu"))
     print(json.dumps(rep, indent=2, default=str) if args.json else hardware.format_report(rep))
     return 0
 
@@ -45,7 +47,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from rtxcourse import release
+    from rtxcourse.course import release
 
     return release.main(check=args.check, root=args.root)
 

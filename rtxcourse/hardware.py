@@ -265,12 +265,140 @@ def missing_kernels(capability, archs) -> str | None:
     return f"cannot run on compute capability {cap[0]}.{cap[1]} (built for {built})"
 
 
+# Hardware tiers, smallest first: the one rule that maps a GPU count to a tier is tier_for().
+TIERS = ("cpu", "1-gpu", "multi-gpu")
+
+
+def tier_for(n_gpus: int) -> str:
+    """The tier of a machine with ``n_gpus`` usable GPUs."""
+    return TIERS[min(max(n_gpus, 0), 2)]
+
+
+# The course's frameworks: catalog name -> (module, name for people, top-level modules it brings).
+FRAMEWORKS = {"torch": ("torch", "PyTorch", ("torch", "torchvision")),
+              "tf": ("tensorflow", "TensorFlow", ("tensorflow", "keras", "tf_keras"))}
+
+
+def hidden_frameworks() -> set[str]:
+    """Frameworks hidden by ``RTXCOURSE_FRAMEWORKS`` (e.g. ``torch``: behave as a torch-only install).
+
+    Unset or empty: nothing is hidden. The tests use it to prove each one-framework install
+    from one environment; a learner never needs it.
+    """
+    raw = os.environ.get("RTXCOURSE_FRAMEWORKS", "").strip()
+    if not raw:
+        return set()
+    keep = {x.strip() for x in raw.split(",") if x.strip()}
+    unknown = keep - set(FRAMEWORKS)
+    if unknown:
+        raise ValueError(f"RTXCOURSE_FRAMEWORKS names {sorted(unknown)}; use a comma list of {sorted(FRAMEWORKS)}")
+    return set(FRAMEWORKS) - keep
+
+
+def _hidden_modules() -> set[str]:
+    return {m for fw in hidden_frameworks() for m in FRAMEWORKS[fw][2]}
+
+
 def installed(module: str) -> bool:
-    """True when ``module`` can be imported (checked without importing it)."""
+    """True when ``module`` can be imported (checked without importing it; hidden ones count as absent)."""
+    if module.split(".")[0] in _hidden_modules():
+        return False
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+def available_frameworks() -> set[str]:
+    """Catalog names (``torch``, ``tf``) of the frameworks installed here and not hidden."""
+    return {name for name, (module, _, _) in FRAMEWORKS.items() if installed(module)}
+
+
+# --------------------------------------------------------------------------- importing frameworks
+
+
+def quiet_frameworks() -> None:
+    """Silence framework start-up noise (CUDA probing, oneDNN notices) before they are imported.
+
+    TensorFlow reads ``TF_CPP_MIN_LOG_LEVEL`` once, at import, so this must run first. Level 3
+    hides all of TensorFlow's C++ log lines, errors included (on a CPU its "errors" are notices
+    such as oneDNN falling back from fp16); failures still raise Python exceptions, and the GPU
+    problems those lines would report are what ``rtxcourse doctor`` diagnoses (and
+    :func:`import_tensorflow` says when a GPU lacks ready kernels). An explicit value set by the
+    user is kept: ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    os.environ.setdefault("KMP_WARNINGS", "0")
+
+
+# C++ start-up notices TensorFlow writes straight to file descriptor 2 before its logging is
+# configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. Matched lines are dropped; others pass.
+_TF_NOISE = (
+    "All log messages before absl::InitializeLog()",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers",
+    "failed call to cuInit",
+    "Unable to register cu",
+    "computation placer already registered",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions",
+    "TF-TRT Warning",
+)
+
+
+def import_tensorflow():
+    """Import TensorFlow quietly and return the module.
+
+    Framework noise on a machine without a GPU ("failed call to cuInit", oneDNN notices) is
+    filtered from the process's stderr during the import; any other message is kept.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    import tempfile
+
+    quiet_frameworks()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            # Grow GPU memory on demand instead of TensorFlow's default of taking nearly all of it,
+            # so torch (same kernel, lessons 01 and 05) and other processes still get memory.
+            gaps = set()
+            for gpu in tf.config.list_physical_devices("GPU"):  # also the CUDA probe, filtered
+                try:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                except RuntimeError:  # devices already initialised: the setting is fixed now
+                    pass
+                gaps.add(_tf_kernel_gap(tf, gpu))
+            # In an interactive session (a notebook) TensorFlow sets its Python logger to INFO,
+            # which floods cells with tf.distribute chatter; warnings and errors still show.
+            tf.get_logger().setLevel("WARNING")
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [ln for ln in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if ln.strip() and not any(n in ln for n in _TF_NOISE)]
+            if kept:
+                sys.stderr.write("".join(kept))
+    for gap in sorted(g for g in gaps if g):  # hidden by the quiet log level, and it looks like a hang
+        print(f"rtxcourse: TensorFlow {tf.__version__} {gap}", file=sys.stderr)
+    return tf
+
+
+def _tf_kernel_gap(tf, gpu) -> str | None:
+    """:func:`missing_kernels` for one of TensorFlow's GPUs (None when all is well)."""
+    try:
+        cap = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        archs = tf.sysconfig.get_build_info().get("cuda_compute_capabilities")
+    except Exception:  # a diagnosis must never stop the import
+        return None
+    return missing_kernels(cap, archs)
+
 
 
 def torch_info() -> dict[str, Any]:
@@ -310,7 +438,6 @@ def tf_info() -> dict[str, Any]:
     """What TensorFlow sees: version, Keras, CUDA build, GPUs. Imports TensorFlow (seconds)."""
     if not installed("tensorflow"):
         return {"installed": False, "hint": "pip install -e '.[tf]'  (or '.[all]')"}
-    from rtxcourse.runtime import import_tensorflow
 
     tf = import_tensorflow()
 
@@ -343,12 +470,9 @@ def _version_of(dist: str) -> str | None:
 
 
 def recommend(gpus: list[GPU], cpu: dict[str, Any]) -> dict[str, Any]:
-    """Pick the precision and the lessons that run at full size on this machine."""
-    from rtxcourse import catalog
-    from rtxcourse.runtime import TIERS
-
+    """Pick the tier and the precision for this machine (the lesson lists are the catalog's)."""
     n = len(gpus)
-    tier = TIERS[min(n, 2)]
+    tier = tier_for(n)
     if n:
         weakest = min(gpus, key=lambda g: g.capability or (0, 0))
         tc = weakest.tensor_cores
@@ -365,10 +489,7 @@ def recommend(gpus: list[GPU], cpu: dict[str, Any]) -> dict[str, Any]:
         precision = "CPU path: bf16 autocast (this CPU has native bf16); never fp16 on a CPU"
     else:
         precision = "CPU path: fp32 (no native bf16 on this CPU, so bf16 saves memory but not time); never fp16 on a CPU"
-    full, reduced = [], []
-    for lesson in catalog.lessons():
-        (full if lesson.full_size_on(tier) else reduced).append(lesson.id)
-    return {"tier": tier, "precision": precision, "full_size_lessons": full, "reduced_size_lessons": reduced}
+    return {"tier": tier, "precision": precision}
 
 
 def summary() -> dict[str, Any]:
@@ -528,9 +649,8 @@ def format_report(rep: dict[str, Any]) -> str:
     if rec:
         add("Tier", rec["tier"])
         add("Precision", rec["precision"])
-        add("Full size here", ", ".join(rec["full_size_lessons"]) or "none")
-        if rec["reduced_size_lessons"]:
-            add("Reduced size here", ", ".join(rec["reduced_size_lessons"]) + " (they run, with smaller sizes)")
+    for label, text in (rep.get("lessons") or {}).get("lines", []):
+        add(label, text)
     for tip in rep.get("advice") or []:
         add("Fix", tip)
     for k, v in (rep.get("errors") or {}).items():

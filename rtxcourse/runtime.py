@@ -22,7 +22,9 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-TIERS = ("cpu", "1-gpu", "multi-gpu")
+# Re-exported, so lessons and modules can keep writing rtxcourse.runtime.TIERS / import_tensorflow.
+from rtxcourse.hardware import TIERS, import_tensorflow, quiet_frameworks, tier_for
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -63,8 +65,7 @@ def _machine_tier() -> tuple[str, bool]:
         return forced, True
     from rtxcourse.hardware import visible_gpu_count
 
-    n = visible_gpu_count()
-    return ("cpu" if n == 0 else "1-gpu" if n == 1 else "multi-gpu"), False
+    return tier_for(visible_gpu_count()), False
 
 
 _cpu_fallback: str | None = None  # why a framework could not use the GPUs the driver reports
@@ -152,91 +153,6 @@ def seed_everything(seed: int = 0, *, deterministic: bool = False) -> list[str]:
     return seeded
 
 
-def quiet_frameworks() -> None:
-    """Silence framework start-up noise (CUDA probing, oneDNN notices) before they are imported.
-
-    TensorFlow reads ``TF_CPP_MIN_LOG_LEVEL`` once, at import, so this must run first. Level 3
-    hides all of TensorFlow's C++ log lines, errors included (on a CPU its "errors" are notices
-    such as oneDNN falling back from fp16); failures still raise Python exceptions, and the GPU
-    problems those lines would report are what ``rtxcourse doctor`` diagnoses (and
-    :func:`import_tensorflow` says when a GPU lacks ready kernels). An explicit value set by the
-    user is kept: ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-    os.environ.setdefault("KMP_WARNINGS", "0")
-
-
-# C++ start-up notices TensorFlow writes straight to file descriptor 2 before its logging is
-# configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. Matched lines are dropped; others pass.
-_TF_NOISE = (
-    "All log messages before absl::InitializeLog()",
-    "oneDNN custom operations are on",
-    "Could not find cuda drivers",
-    "failed call to cuInit",
-    "Unable to register cu",
-    "computation placer already registered",
-    "This TensorFlow binary is optimized to use available CPU instructions",
-    "To enable the following instructions",
-    "TF-TRT Warning",
-)
-
-
-def import_tensorflow():
-    """Import TensorFlow quietly and return the module.
-
-    Framework noise on a machine without a GPU ("failed call to cuInit", oneDNN notices) is
-    filtered from the process's stderr during the import; any other message is kept.
-    """
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    import tempfile
-
-    quiet_frameworks()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            # Grow GPU memory on demand instead of TensorFlow's default of taking nearly all of it,
-            # so torch (same kernel, lessons 01 and 05) and other processes still get memory.
-            gaps = set()
-            for gpu in tf.config.list_physical_devices("GPU"):  # also the CUDA probe, filtered
-                try:
-                    tf.config.experimental.set_memory_growth(gpu, True)
-                except RuntimeError:  # devices already initialised: the setting is fixed now
-                    pass
-                gaps.add(_tf_kernel_gap(tf, gpu))
-            # In an interactive session (a notebook) TensorFlow sets its Python logger to INFO,
-            # which floods cells with tf.distribute chatter; warnings and errors still show.
-            tf.get_logger().setLevel("WARNING")
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [ln for ln in captured.read().decode(errors="replace").splitlines(keepends=True)
-                    if ln.strip() and not any(n in ln for n in _TF_NOISE)]
-            if kept:
-                sys.stderr.write("".join(kept))
-    for gap in sorted(g for g in gaps if g):  # hidden by the quiet log level, and it looks like a hang
-        print(f"rtxcourse: TensorFlow {tf.__version__} {gap}", file=sys.stderr)
-    return tf
-
-
-def _tf_kernel_gap(tf, gpu) -> str | None:
-    """:func:`rtxcourse.hardware.missing_kernels` for one of TensorFlow's GPUs (None when all is well)."""
-    from rtxcourse.hardware import missing_kernels
-
-    try:
-        cap = tf.config.experimental.get_device_details(gpu).get("compute_capability")
-        archs = tf.sysconfig.get_build_info().get("cuda_compute_capabilities")
-    except Exception:  # a diagnosis must never stop the import
-        return None
-    return missing_kernels(cap, archs)
-
-
 @dataclass(frozen=True)
 class Setup:
     """What :func:`setup` found: the tier, quick mode and the seed in force."""
@@ -254,13 +170,27 @@ class Setup:
 def setup(seed: int = 0, *, verbose: bool = True) -> Setup:
     """Prepare a lesson: quiet the frameworks, seed, and print which machine this is.
 
-    The first code cell of every notebook calls this before importing TensorFlow or torch.
+    The first code cell of every notebook calls this before importing TensorFlow or torch. In
+    a notebook it also registers the ``%%framework`` cell magic (:mod:`rtxcourse.sections`).
     """
+    from rtxcourse import sections
+
+    hidden = sections.hide_frameworks()
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        sections.register(shell)
     quiet_frameworks()
     seed_everything(seed)
     info = Setup(tier=tier(), quick=quick_mode(), seed=seed, cpu_count=os.cpu_count() or 1)
     if verbose:
         print(info)
+        if hidden:
+            print(f"RTXCOURSE_FRAMEWORKS hides {', '.join(sorted(hidden))}: this kernel behaves as a one-framework install")
         if info.tier == "cpu":
             print(
                 "No NVIDIA GPU found: lessons take their CPU path (bf16 where the CPU has "

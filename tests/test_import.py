@@ -23,7 +23,7 @@ def test_import_loads_no_framework_and_is_fast():
 
 def test_tier_and_doctor_summary_load_no_framework():
     res = _probe(
-        "import json, sys, rtxcourse; from rtxcourse import hardware, catalog, bench, release, data; "
+        "import json, sys, rtxcourse; from rtxcourse import hardware, bench, data, sections; from rtxcourse.course import catalog, checks, notebook, release; "
         "rtxcourse.tier(); hardware.summary(); catalog.lessons(); catalog.available_frameworks(); "
         "print(json.dumps({'mods': [m for m in %r if m in sys.modules]}))" % (FRAMEWORKS,)
     )

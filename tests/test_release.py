@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from rtxcourse import release
+from rtxcourse.course import notebook, release
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,9 +72,45 @@ def test_malformed_markers_name_file_and_cell(src, message):
 
 
 def test_output_is_deterministic():
-    a = release.make_copies(_source(), "s")
-    b = release.make_copies(_source(), "s")
-    assert release.serialize(a[0]) == release.serialize(b[0]) and release.serialize(a[1]) == release.serialize(b[1])
+    src = _source()
+    a = release.make_copies(src, "s")
+    b = release.make_copies(notebook.reads(notebook.dumps(src)), "s")  # also through a round trip on disk
+    assert notebook.dumps(a[0]) == notebook.dumps(b[0]) and notebook.dumps(a[1]) == notebook.dumps(b[1])
+
+
+def test_cells_keep_their_source_ids_when_hidden_cells_are_removed():
+    src = _source()
+    src.cells.insert(1, src.cells.pop(3))  # a hidden check before the other cells
+    student, solution = release.make_copies(src, "s")
+    ids = [c.id for c in src.cells]
+    assert [c.id for c in solution.cells] == ids
+    assert [c.id for c in student.cells] == [i for i in ids if i != ids[1]]
+
+
+def _graded_source(*checks):
+    cells = [new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION")]
+    for src, tags in checks:
+        cells.append(new_code_cell(src))
+        cells[-1].metadata["tags"] = tags
+    return new_notebook(cells=cells)
+
+
+def test_check_cells_carry_their_questions_and_a_checksum():
+    nb = _graded_source(('with ck.question("q1", points=2, hint="h"):\n    assert f(1) == 2', []),
+                        ('with ck.question("q1-hidden", points=1):\n    assert f(3) == 6', ["hidden-check"]))
+    student, solution = release.make_copies(nb, "s")
+    meta = [c.metadata.get("rtxcourse") for c in solution.cells]
+    assert meta[0] is None
+    assert meta[1]["questions"] == [{"id": "q1", "points": 2}] and meta[1]["hidden"] is False
+    assert meta[2]["questions"] == [{"id": "q1-hidden", "points": 1}] and meta[2]["hidden"] is True
+    assert meta[1]["checksum"] == notebook.checksum(nb.cells[1]) != meta[2]["checksum"]
+    assert student.cells[1].metadata["rtxcourse"] == meta[1] and len(student.cells) == 2
+
+
+def test_a_question_id_used_twice_is_an_error():
+    nb = _graded_source(('with ck.question("q1"):\n    pass', []), ('with ck.question("q1", points=3):\n    pass', []))
+    with pytest.raises(release.ReleaseError, match="question id 'q1' is used in cells"):
+        release.make_copies(nb, "source/99_x.ipynb")
 
 
 @pytest.fixture
@@ -105,7 +141,8 @@ def test_malformed_source_notebook_is_reported_not_written(course_copy, capsys):
     before = {p: p.read_bytes() for p in (course_copy / "exercises").glob("*.ipynb")}
     src.write_text("{ not json")
     assert release.main(root=course_copy) == 2
-    assert "not a readable notebook" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not valid JSON" in err and src.name in err
     assert before == {p: p.read_bytes() for p in (course_copy / "exercises").glob("*.ipynb")}
 
 
@@ -124,7 +161,8 @@ def test_unsolved_exercise_fails_at_its_stub(path):
     import nbclient
     from nbclient.exceptions import CellExecutionError
 
-    from rtxcourse import catalog, runtime
+    from rtxcourse.course import catalog
+    from rtxcourse import runtime
 
     lesson = catalog.by_notebook(path)
     ok, why = lesson.can_run(runtime.tier(), catalog.available_frameworks())

@@ -82,7 +82,7 @@ def test_setup_prints_machine(capsys, fresh_quick):
 def test_tf_kernel_gap_reads_the_gpu_and_the_build():
     from types import SimpleNamespace
 
-    from rtxcourse.runtime import _tf_kernel_gap
+    from rtxcourse.hardware import _tf_kernel_gap
 
     def fake_tf(capability, fail=False):
         def details(gpu):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rtxcourse import catalog
+from rtxcourse.course import catalog
 from rtxcourse.distributed import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -303,7 +303,7 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> benc
 
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Run the sweep and/or training steps for the chosen frameworks; return their reports."""
-    from rtxcourse.catalog import available_frameworks
+    from rtxcourse.course.catalog import available_frameworks
 
     wanted = FRAMEWORKS if args.framework == "both" else (args.framework,)
     installed = available_frameworks()

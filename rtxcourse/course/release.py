@@ -16,17 +16,20 @@ copies are written without outputs, with the course kernel, through a temporary 
 rename (an interrupted release never leaves half a notebook). ``--check`` writes nothing and
 fails when a committed copy differs from what would be written: the tests run it, so the
 copies can never drift from their source.
+
+Cells keep their ids from the source, and every check cell (one calling
+``checks.question("id", points=N)``) carries ``metadata.rtxcourse``: its questions, whether it
+is hidden, and a checksum of its text, which the grader uses to restore it by id.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
-import json
 import sys
 from pathlib import Path
 
-import nbformat
-
+from rtxcourse.course import notebook
 from rtxcourse.files import atomic_write
 
 BEGIN_CODE, END_CODE = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -34,7 +37,6 @@ BEGIN_MD, END_MD = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
 HIDDEN_TAG = "hidden-check"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code")'
 MD_STUB = "*Your answer here.*"
-KERNELSPEC = {"name": "rtxcourse", "display_name": "Python (rtxcourse)", "language": "python"}
 
 
 class ReleaseError(ValueError):
@@ -65,48 +67,61 @@ def _strip(cell_src: str, begin: str, end: str, stub: str | None, where: str) ->
     return "\n".join(out)
 
 
-def _clean(nb) -> None:
-    """Drop outputs, execution counts and per-run metadata; set the course kernel."""
+def question_ids(cell) -> list[tuple[str, float]]:
+    """The ``(id, points)`` of every ``question("id", points=N)`` call in a code cell."""
+    try:
+        tree = ast.parse(notebook.source(cell))
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "question"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            points = next((k.value.value for k in node.keywords if k.arg == "points" and isinstance(k.value, ast.Constant)), 1)
+            out.append((node.args[0].value, points))
+    return out
+
+
+def stamp_checks(nb, where: str) -> None:
+    """Mark every check cell with its questions and a checksum; question ids must be unique."""
+    seen: dict[str, str] = {}
     for cell in nb.cells:
-        cell.pop("id", None)  # regenerated below: ids must not depend on which cells were removed
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-        cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags", "editable", "deletable")}
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:03d}"
+        qs = question_ids(cell) if cell.cell_type == "code" else []
+        if not qs:
+            cell.metadata.pop("rtxcourse", None)
+            continue
+        for qid, _ in qs:
+            if qid in seen:
+                raise ReleaseError(f"{where}: question id {qid!r} is used in cells {seen[qid]} and {cell.id}")
+            seen[qid] = cell.id
+        cell.metadata["rtxcourse"] = {
+            "questions": [{"id": q, "points": p} for q, p in qs],
+            "hidden": HIDDEN_TAG in cell.metadata.get("tags", []),
+            "checksum": notebook.checksum(cell),
+        }
 
 
 def make_copies(source_nb, where: str):
-    """Return (exercise, solution) notebooks built from one parsed source notebook."""
+    """Return (exercise, solution) notebooks built from one parsed source notebook.
+
+    Cells keep their source ids in both copies, so the grader can put a hidden check back,
+    or restore an edited one, by id.
+    """
     student, solution = copy.deepcopy(source_nb), copy.deepcopy(source_nb)
     student.cells = [c for c in student.cells if HIDDEN_TAG not in c.metadata.get("tags", [])]
     n_blocks = 0
     for nb, is_student in ((student, True), (solution, False)):
         for i, cell in enumerate(nb.cells):
-            cw = f"{where}, cell {i + 1}"
+            cw = f"{where}, cell {cell.get('id') or i + 1}"
             if cell.cell_type == "code":
                 n_blocks += is_student and cell.source.count(BEGIN_CODE)
                 cell.source = _strip(cell.source, BEGIN_CODE, END_CODE, STUB if is_student else None, cw)
             elif cell.cell_type == "markdown":
                 cell.source = _strip(cell.source, BEGIN_MD, END_MD, MD_STUB if is_student else None, cw)
-        _clean(nb)
+        stamp_checks(nb, where)
     if n_blocks == 0:
         raise ReleaseError(f"{where}: no '{BEGIN_CODE}' block, so the exercise would have nothing to do")
-    return student, solution
-
-
-def serialize(nb) -> str:
-    """Stable text for a notebook: same input, same bytes (so --check can compare)."""
-    nbformat.validate(nb)
-    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def save_clean(nb, path: str | Path) -> None:
-    """Save a lesson notebook the way the course stores them: no outputs, course kernel, stable JSON."""
-    nb = copy.deepcopy(nb)
-    _clean(nb)
-    atomic_write(Path(path), serialize(nb))
+    return notebook.clean(student), notebook.clean(solution)
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -123,7 +138,7 @@ def find_root(start: Path | None = None) -> Path:
 
 def plan(root: Path) -> dict[Path, str]:
     """Every file ``release`` would write, with its text, from the catalog's exercise sources."""
-    from rtxcourse import catalog
+    from rtxcourse.course import catalog
 
     out: dict[Path, str] = {}
     names = [lesson.exercise for lesson in catalog.lessons() if lesson.exercise]
@@ -133,12 +148,12 @@ def plan(root: Path) -> dict[Path, str]:
         if not src.is_file():
             raise ReleaseError(f"{where}: named as an exercise in lessons.toml but missing")
         try:
-            nb = nbformat.read(src, as_version=4)
-        except Exception as e:  # JSON or schema errors: say which file
-            raise ReleaseError(f"{where}: not a readable notebook ({type(e).__name__}: {e})") from None
+            nb = notebook.read(src)
+        except notebook.NotebookError as e:
+            raise ReleaseError(str(e)) from None
         student, solution = make_copies(nb, where)
-        out[root / "exercises" / src.name] = serialize(student)
-        out[root / "solutions" / src.name] = serialize(solution)
+        out[root / "exercises" / src.name] = notebook.dumps(student)
+        out[root / "solutions" / src.name] = notebook.dumps(solution)
     unlisted = sorted({p.name for p in (root / "source").glob("*.ipynb")} - {f"{n}.ipynb" for n in names})
     if unlisted:
         raise ReleaseError(f"source/ has notebooks no lesson names as its exercise: {', '.join(unlisted)}")

@@ -1,0 +1,109 @@
+"""The course's pytest plugin (loaded by the repository's conftest.py) for unit tests and notebooks.
+
+* Quick mode is on for every test and every notebook kernel (RTXCOURSE_QUICK=1).
+* Each notebook's needs come from rtxcourse/course/lessons.toml: a notebook that cannot run here
+  (framework missing, tier too small) is skipped with the reason printed in the summary.
+* A runnable notebook that executed no cell, or that ran far longer than its catalog
+  duration, fails the session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+os.environ["RTXCOURSE_QUICK"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("MPLBACKEND", "Agg")  # notebooks plot, CI has no display
+
+ROOT = Path.cwd()  # replaced by pytest's rootdir in pytest_configure
+# A notebook may take this many times its catalog quick_seconds (plus kernel start-up slack)
+# before the session fails: the catalog must stay honest about durations.
+DURATION_FACTOR, DURATION_SLACK_S = 3.0, 30.0
+
+# Filled from test reports only, so the checks also hold under pytest-xdist (the controller sees
+# every worker's reports; the workers' own sessionfinish does not decide the exit status).
+_nb_runnable: set[Path] = set()
+_nb_seconds: dict[Path, float] = defaultdict(float)
+_nb_passed: dict[Path, int] = defaultdict(int)
+
+
+def pytest_configure(config):
+    global ROOT
+    ROOT = Path(config.rootpath).resolve()
+
+
+def _is_notebook_item(item) -> bool:
+    return str(item.path).endswith(".ipynb")
+
+
+def pytest_collection_modifyitems(config, items):
+    from rtxcourse import runtime
+    from rtxcourse.course import catalog
+
+    tier, available = runtime.tier(), catalog.available_frameworks()
+    for item in items:
+        if not _is_notebook_item(item):
+            continue
+        path = Path(item.path)
+        lesson = catalog.by_notebook(path)
+        if lesson is None:
+            item.add_marker(pytest.mark.skip(reason=f"{path.name} is not in rtxcourse/course/lessons.toml (test_catalog fails on this)"))
+            continue
+        ok, reason = lesson.can_run(tier, available)
+        if not ok:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _limit_s(path: Path) -> float | None:
+    from rtxcourse.course import catalog
+
+    lesson = catalog.by_notebook(path)
+    if lesson is None:
+        return None
+    seconds = lesson.quick_seconds if path.stem == lesson.stem else lesson.exercise_seconds
+    return seconds * DURATION_FACTOR + DURATION_SLACK_S
+
+
+def pytest_runtest_logreport(report):
+    path = Path(report.fspath) if report.fspath else None
+    if path is None or path.suffix != ".ipynb":
+        return
+    path = (ROOT / path).resolve() if not path.is_absolute() else path
+    _nb_seconds[path] += report.duration
+    if report.when == "setup" and not report.skipped:
+        _nb_runnable.add(path)
+    if report.when == "call" and report.passed:
+        _nb_passed[path] += 1
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        return
+    problems = []
+    for path in sorted(_nb_runnable):
+        limit = _limit_s(path)
+        rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        if _nb_passed.get(path, 0) == 0 and session.testsfailed == 0:
+            problems.append(f"{rel}: ran no cell (a notebook that runs nothing proves nothing)")
+        if limit is not None and _nb_seconds.get(path, 0.0) > limit:
+            problems.append(
+                f"{rel}: took {_nb_seconds[path]:.0f} s in quick mode, over its limit of {limit:.0f} s "
+                "(shrink the quick sizes or correct quick_seconds in rtxcourse/course/lessons.toml)"
+            )
+    if problems:
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        if tr:
+            tr.section("notebook checks", sep="=", red=True)
+            for p in problems:
+                tr.line(p, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
