@@ -77,10 +77,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
     np_state = state["numpy"]
     np.random.set_state({"bit_generator": np_state["bit_generator"],
-                         "state": {"key": np_state["key"].numpy().astype(np.uint32), "pos": np_state["pos"]},
+                         "state": {"key": np_state["key"].cpu().numpy().astype(np.uint32), "pos": np_state["pos"]},
                          "has_gauss": np_state["has_gauss"], "gauss": np_state["gauss"]})
-    torch.set_rng_state(state["torch"])
-    cuda = state["cuda"]
+    torch.set_rng_state(state["torch"].cpu())  # generator states are CPU byte tensors, whatever map_location did
+    cuda = [s.cpu() for s in state["cuda"]]
     if cuda and torch.cuda.is_available():
         if len(cuda) != torch.cuda.device_count():
             raise ValueError(f"the checkpoint holds RNG states of {len(cuda)} GPU(s) but {torch.cuda.device_count()} "
