@@ -30,7 +30,8 @@ GOOD = {
     "keras_augment_shape": (32, 28, 28, 1), "keras_augment_changed": 0.06,
     "es_seed_best": 0.30, "es_seed_last": 0.36, "es_seed_kept": 0.3601,
     "es_fixed_stopped_epoch": 9, "es_fixed_best": 0.29, "es_fixed_kept": 0.2901,
-    "h5_warned_legacy": True, "keras_roundtrip_maxdiff": 0.0,
+    "h5_warned_legacy": True, "keras_roundtrip_maxdiff": 0.0, "keras_reloaded_optimizer": "Adam",
+    "optimizer_after_h5": "RMSprop",
     "separable_output_shape": (1, 32, 32, 32), "conv_params": 864, "separable_params": 123,
     "from_logits_floor": 1.46115, "probabilities_loss": 1e-7,
     "ddp_seed_weight_gap": 0.21, "ddp_fixed_weight_gap": 0.0, "ddp_fixed_seen_per_rank": 512,
@@ -79,6 +80,8 @@ def test_fails_when_a_section_ran_but_recorded_no_snippet():
     ("es_fixed_kept", 0.36, "best epoch"),                               # restore_best_weights forgotten
     ("es_fixed_stopped_epoch", 0, "best epoch"),                         # never stopped: nothing restored
     ("keras_roundtrip_maxdiff", 0.02, "exactly the same"),
+    ("keras_reloaded_optimizer", "RMSprop", "with its Adam optimizer"),
+    ("optimizer_after_h5", "Adam", "loses the Adam optimizer"),            # Keras fixed it: the sentence is stale
     ("separable_params", 864, "123 weights"),
     ("from_logits_floor", 0.0, "cannot go below"),                       # from_logits=False: no double softmax
     ("ddp_seed_weight_gap", 0.0, "different models"),
