@@ -273,6 +273,7 @@ def launch_torch(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
     echo: bool | Callable[[str], None] = True,
+    max_restarts: int = 0,
 ) -> JobResult:
     """Run a PyTorch training script as ``nprocs`` processes under torchrun; return the result.
 
@@ -288,20 +289,32 @@ def launch_torch(
     ``echo`` prints each line live as ``[rank N] text`` (True), passes it to a callable, or
     stays silent (False). Raises :class:`DistributedJobError` when a rank fails or the job
     runs past ``timeout`` seconds; the whole job is stopped first.
+
+    ``max_restarts`` is torchrun's ``--max-restarts``: when a worker dies, torchrun stops the
+    others and starts all of them again, up to this many times (each worker then reads
+    ``TORCHELASTIC_RESTART_COUNT``); the job fails only when the restarts are used up. A
+    worker that should survive this resumes from a checkpoint (``rtxcourse.workers.resumable_train``).
     """
     target, chosen = _prepare(script, module, nprocs, device, timeout, framework="torch")
+    _check_restarts(max_restarts)
     with tempfile.TemporaryDirectory(prefix="rtxcourse-torchrun-") as folder:
         run_dir = Path(folder)
         command = [
             sys.executable, "-m", "torch.distributed.run",
             "--nnodes", "1", "--nproc-per-node", str(nprocs),
             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}",
-            "--rdzv-id", uuid.uuid4().hex[:12], "--max-restarts", "0",
+            "--rdzv-id", uuid.uuid4().hex[:12], "--max-restarts", str(max_restarts),
             "--log-dir", str(run_dir / "logs"), "--tee", "3",  # tee: each line tagged [default<rank>]:
             *target, *map(str, args),
         ]
         job = JobResult("torch", nprocs, chosen, command)
-        proc = _popen(command, _worker_env(env, chosen, nprocs, run_dir), cwd)
+        worker_env = _worker_env(env, chosen, nprocs, run_dir)
+        if max_restarts:
+            # Restarted workers reusing the agent's TCP store can read the previous attempt's
+            # addresses and fail to connect (pytorch/pytorch#135712, still seen with gloo on
+            # torch 2.13): let each attempt's rank 0 host a fresh store instead.
+            worker_env.setdefault("TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "1")
+        proc = _popen(command, worker_env, cwd)
         return _supervise(job, {None: proc}, run_dir, timeout, echo)
 
 
@@ -316,6 +329,7 @@ def launch_tf(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
     echo: bool | Callable[[str], None] = True,
+    max_restarts: int = 0,
 ) -> JobResult:
     """Run a TensorFlow script as ``nworkers`` local workers of one MultiWorkerMirroredStrategy job.
 
@@ -328,7 +342,40 @@ def launch_tf(
     worker ``i`` sees only GPU ``i`` (one worker per GPU); on CPUs the GPUs are hidden.
     Logs, results, ``echo``, ``timeout`` and errors work as in :func:`launch_torch`; when one
     worker fails the others are stopped at once (they would otherwise wait for it forever).
+
+    ``max_restarts`` does for TensorFlow what a cluster manager (Kubernetes, Slurm
+    ``--requeue``) does, since TensorFlow has no torchrun: when a worker crashes, all workers
+    are stopped and started again with fresh ports, up to this many times, each attempt with
+    ``RTXCOURSE_RESTART_COUNT`` set (0 first). ``timeout`` applies to each attempt; the
+    returned job holds the lines of every attempt, and ``launcher_log`` says why it restarted.
     """
+    _check_restarts(max_restarts)
+    earlier: list[JobResult] = []  # the attempts that crashed
+    while True:
+        attempt = len(earlier)
+        extra = dict(env or {}, RTXCOURSE_RESTART_COUNT=str(attempt))
+        try:
+            job = _launch_tf_once(script, module, nworkers, args, device, timeout, extra, cwd, echo)
+        except DistributedJobError as e:
+            if e.reason != "crashed" or attempt == max_restarts:
+                raise
+            note = f"worker {e.rank} crashed: restarting all {nworkers} workers (restart {attempt + 1} of {max_restarts})"
+            e.job.launcher_log.append(note)
+            show = _echo_function(echo)
+            if show:
+                show(f"[launcher] {note}")
+            earlier.append(e.job)
+            continue
+        for old in reversed(earlier):  # one log per rank, attempt after attempt
+            job.launcher_log[:0] = old.launcher_log
+            for rank, lines in old.logs.items():
+                job.logs[rank] = lines + job.logs.get(rank, [])
+        job.seconds += sum(old.seconds for old in earlier)
+        return job
+
+
+def _launch_tf_once(script, module, nworkers, args, device, timeout, env, cwd, echo) -> JobResult:
+    """One attempt of :func:`launch_tf`: start the workers on fresh ports and supervise them."""
     import json
 
     target, chosen = _prepare(script, module, nworkers, device, timeout)
@@ -380,6 +427,11 @@ def _target(script, module) -> list[str]:
     if not path.is_file():
         raise ValueError(f"script {str(path)!r} is not a file; workers import their code from a .py file")
     return [str(path.resolve())]
+
+
+def _check_restarts(max_restarts) -> None:
+    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+        raise ValueError(f"max_restarts must be a non-negative int, got {max_restarts!r}")
 
 
 def _check_timeout(timeout) -> None:

@@ -7,5 +7,9 @@ cluster, e.g. ``torchrun --nproc-per-node 4 -m rtxcourse.workers.ddp_train``.
 * :mod:`~rtxcourse.workers.ddp_train` - PyTorch DistributedDataParallel training.
 * :mod:`~rtxcourse.workers.fsdp_train` - PyTorch FSDP2 (fully_shard) training.
 * :mod:`~rtxcourse.workers.tf_multiworker` - TensorFlow MultiWorkerMirroredStrategy training.
+* :mod:`~rtxcourse.workers.resumable_train` - DDP training that resumes from its checkpoint after
+  torchrun restarts it (``--max-restarts``).
+* :mod:`~rtxcourse.workers.tf_backup_restore` - multi-worker TensorFlow training that backs up
+  and restores itself when the job is restarted.
 * :mod:`~rtxcourse.workers.cell` - runs a notebook cell written to a file (``%%distributed``).
 """
