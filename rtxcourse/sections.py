@@ -17,6 +17,7 @@ install does, so the tests can prove each one-framework install from one environ
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import sys
 
 from rtxcourse.hardware import FRAMEWORKS, available_frameworks, hidden_frameworks
@@ -76,15 +77,30 @@ def skipped() -> set[str]:
     return set(_skipped)
 
 
+class _HiddenLoader(importlib.abc.Loader):
+    """Fails every import of a hidden framework, the way a missing install does."""
+
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {spec.name!r} (hidden by RTXCOURSE_FRAMEWORKS)", name=spec.name)
+
+    def exec_module(self, module):  # never reached: create_module raises
+        raise ModuleNotFoundError(f"No module named {module.__name__!r} (hidden by RTXCOURSE_FRAMEWORKS)")
+
+
 class _HiddenFinder(importlib.abc.MetaPathFinder):
-    """Refuse to import a hidden framework, as if it were not installed."""
+    """Refuse to import a hidden framework, as if it were not installed.
+
+    ``find_spec`` answers (with a spec whose loader refuses) instead of raising: libraries probe
+    for optional packages with ``importlib.util.find_spec`` (``torch._dynamo`` asks for
+    ``tensorflow``), and a probe must not crash; the ``import`` itself then fails.
+    """
 
     def __init__(self, modules: set[str]):
         self.modules = modules
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname.split(".")[0] in self.modules:
-            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden by RTXCOURSE_FRAMEWORKS)", name=fullname)
+            return importlib.machinery.ModuleSpec(fullname, _HiddenLoader())
         return None
 
 

@@ -54,3 +54,14 @@ def test_hidden_framework_cannot_be_imported_after_setup():
     env = {"RTXCOURSE_FRAMEWORKS": "torch", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout
     assert "refused: No module named 'tensorflow' (hidden by RTXCOURSE_FRAMEWORKS)" in out and "numpy ok" in out
+
+
+def test_probing_a_hidden_framework_does_not_raise():
+    # torch._dynamo (FlopCounterMode, torch.compile) probes importlib.util.find_spec("tensorflow").
+    code = ("import importlib.util, rtxcourse as rc; rc.setup(verbose=False)\n"
+            "print('probe:', importlib.util.find_spec('tensorflow') is not None)\n"
+            "try:\n    import tensorflow\nexcept ModuleNotFoundError as e:\n    print('refused:', e)\n")
+    env = {"RTXCOURSE_FRAMEWORKS": "torch", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "probe: True" in out.stdout, out.stderr
+    assert "refused: No module named 'tensorflow' (hidden by RTXCOURSE_FRAMEWORKS)" in out.stdout
