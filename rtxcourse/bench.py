@@ -298,13 +298,16 @@ class MFU:
                 f"{format_rate(self.peak_flops, 'FLOP')}; {self.reason})")
 
 
-def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: float | None = None) -> MFU:
+def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: float | None = None,
+        source: str = "against the given peak") -> MFU:
     """Model FLOPs utilisation of ``achieved_flops`` (FLOP/s) against the right peak.
 
     Give either ``gpu`` (a device name) and ``dtype`` (the precision the work ran in, e.g.
     'bf16', 'tf32', torch.float16) to use the datasheet table :data:`rtxcourse.gpus.GPUS`, or
-    ``peak`` (FLOP/s) directly, e.g. a CPU's measured or estimated peak. When the GPU or the
-    dtype is not in the table, ``value`` is None and ``reason`` says why; nothing is guessed.
+    ``peak`` (FLOP/s) directly with ``source`` saying where it comes from (for a CPU:
+    :func:`cpu_peak_flops`). When the GPU or the dtype is not in the table, ``value`` is None
+    and ``reason`` says why; nothing is guessed. A value above 1 means the peak is wrong (or
+    the FLOPs were over-counted): check ``0 < value <= 1``.
     """
     if not isinstance(achieved_flops, (int, float)) or not math.isfinite(achieved_flops) or achieved_flops < 0:
         raise ValueError(f"achieved_flops must be a finite FLOP/s >= 0, got {achieved_flops!r}")
@@ -313,7 +316,7 @@ def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: floa
             raise ValueError("give either peak= or gpu= (with dtype=), not both")
         if not isinstance(peak, (int, float)) or not peak > 0:
             raise ValueError(f"peak must be a FLOP/s > 0, got {peak!r}")
-        return MFU(achieved_flops / peak, achieved_flops, float(peak), "against the given peak")
+        return MFU(achieved_flops / peak, achieved_flops, float(peak), source)
     if gpu is None or dtype is None:
         raise ValueError("mfu() needs gpu= and dtype= (to look the peak up) or peak= (FLOP/s)")
     peaks = gpu_peaks(gpu)
@@ -328,3 +331,63 @@ def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: floa
 def known_gpus() -> list[gpus.GpuSpec]:
     """Every GPU in the table, newest first (data centre, then GeForce), for printing side by side."""
     return list(gpus.GPUS)
+
+
+# FLOPs per cycle per core of the widest path each CPU feature gives, counting a fused
+# multiply-add as 2 and assuming two vector units: an upper bound (many cores have one 512-bit
+# unit, or split AVX-512 in two halves), so an MFU against it never exceeds 1.
+_CPU_FLOP_PER_CYCLE = {
+    "fp32": (("avx512f", 64), ("avx2", 32)),
+    "bf16": (("amx_bf16", 2048), ("avx512_bf16", 128)),
+    "fp16": (("amx_fp16", 2048), ("avx512_fp16", 128)),
+}
+
+
+def _cpu_clock_ghz() -> tuple[float, str]:
+    """The highest clock this CPU reports (cpufreq maximum, else /proc/cpuinfo), in GHz, and where from."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", encoding="utf-8") as f:
+            return int(f.read().strip()) / 1e6, "maximum clock"
+    except (OSError, ValueError):
+        pass
+    mhz = []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            mhz = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
+    except (OSError, ValueError, IndexError):
+        pass
+    if mhz:  # often the base clock (virtual machines): allow for boost so the bound stays a bound
+        return 1.5 * max(mhz) / 1e3, f"1.5x the reported {max(mhz) / 1e3:.2f} GHz, for boost"
+    return 5.0, "no clock reported: 5 GHz assumed"
+
+
+def cpu_peak_flops(dtype) -> tuple[float, str]:
+    """An upper bound of this CPU's peak FLOP/s in ``dtype``, and how it was computed, in words.
+
+    CPUs have no datasheet peak per dtype the way GPUs do, so the ceiling is arithmetic: usable
+    cores x clock x FLOPs per cycle of the widest vector or matrix unit the CPU reports
+    (AVX-512, AVX512_BF16, AMX ...; a dtype without a native unit runs at the fp32 rate).
+    Lessons print the returned text next to the MFU, so the reader knows which ceiling was used.
+    """
+    from rtxcourse.hardware import cpu_info
+    from rtxcourse.precision import normalize_dtype
+
+    key = normalize_dtype(dtype)
+    if key == "tf32":
+        key = "fp32"  # TF32 is a GPU mode: a CPU computes float32 as float32
+    if key not in _CPU_FLOP_PER_CYCLE:
+        raise ValueError(f"no CPU peak for {dtype!r}: use one of fp32, bf16, fp16")
+    info = cpu_info()
+    cores = info["usable_cores"] or 1
+    ghz, clock = _cpu_clock_ghz()
+    feats = info["features"]
+    unit = next(((f, n) for f, n in _CPU_FLOP_PER_CYCLE[key] if feats.get(f)), None)
+    if unit is None and key != "fp32":
+        unit = next(((f, n) for f, n in _CPU_FLOP_PER_CYCLE["fp32"] if feats.get(f)), None)
+        via = f"no native {key} unit, so the fp32 rate of "
+    else:
+        via = ""
+    feature, per_cycle = unit or ("scalar", 8)
+    peak = cores * ghz * 1e9 * per_cycle
+    return peak, (f"upper bound of this CPU's {key} peak: {cores} cores x {ghz:.2f} GHz ({clock}) x "
+                  f"{per_cycle} FLOP/cycle ({via}{feature} at full width, an upper bound)")

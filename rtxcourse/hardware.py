@@ -421,32 +421,6 @@ def _version_of(dist: str) -> str | None:
 # --------------------------------------------------------------------------- report
 
 
-def recommend(gpus: list[GPU], cpu: dict[str, Any]) -> dict[str, Any]:
-    """Pick the tier and the precision for this machine (the lesson lists are the catalog's)."""
-    n = len(gpus)
-    tier = tier_for(n)
-    if n:
-        weakest = min(gpus, key=lambda g: g.capability or (0, 0))
-        tc = weakest.tensor_cores
-        if tc.bf16:
-            precision = "bf16 autocast / mixed_bfloat16 (no loss scaling needed); TF32 for fp32 matmuls"
-        elif tc.generation:
-            precision = (
-                f"fp16 with dynamic loss scaling ({tc.architecture} Tensor Cores have no bf16): "
-                "torch.amp.GradScaler / keras LossScaleOptimizer"
-            )
-        elif (speedup := fp16_speedup(weakest.name)) and speedup >= 2:
-            precision = (f"fp32 (no Tensor Cores); fp16 runs at {speedup:.0f}x fp32 on this GPU's CUDA cores, "
-                         "so fp16 with dynamic loss scaling saves time as well as memory if you ask for it")
-        else:
-            precision = "fp32 (this GPU has no Tensor Cores; mixed precision saves memory but not time)"
-    elif cpu["features"].get("avx512_bf16") or cpu["features"].get("amx_bf16"):
-        precision = "CPU path: bf16 autocast (this CPU has native bf16); never fp16 on a CPU"
-    else:
-        precision = "CPU path: fp32 (no native bf16 on this CPU, so bf16 saves memory but not time); never fp16 on a CPU"
-    return {"tier": tier, "precision": precision}
-
-
 def summary() -> dict[str, Any]:
     """A short description of this machine for benchmark reports; imports no framework.
 
@@ -471,7 +445,11 @@ def summary() -> dict[str, Any]:
 
 
 def report(frameworks: bool = True) -> dict[str, Any]:
-    """Everything ``rtxcourse doctor`` shows, as a JSON-ready dict. Never raises."""
+    """The machine's facts ``rtxcourse doctor`` shows, as a JSON-ready dict. Never raises.
+
+    The tier, the precision and the lesson lists are added by :func:`rtxcourse.doctor.report`,
+    which applies the course's one rule for each.
+    """
     errors: dict[str, str] = {}
 
     def probe(name, fn, default):
@@ -507,7 +485,6 @@ def report(frameworks: bool = True) -> dict[str, Any]:
             if not visible and fw_gpus:  # framework sees GPUs the driver query missed
                 visible = [GPU(x["index"], x["name"], x.get("memory_gib"), parse_capability(x.get("capability")), [fw]) for x in fw_gpus]
     out["gpus"] = [g.to_dict() for g in visible]
-    out["recommendation"] = probe("recommendation", lambda: recommend(visible, cpu), {})
     out["advice"] = probe("advice", lambda: advice(out, len(drv)), [])
     out["errors"] = errors
     return out

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from rtxcourse import bench, gpus, hardware
+from rtxcourse import doctor, bench, gpus, hardware
 
 
 # Dense figures copied by hand from the datasheets (sparse figures halved): a sparse value
@@ -78,19 +78,20 @@ def test_doctor_does_not_report_tensor_cores_or_pick_fp16_for_a_gtx_1660():
     text = hardware.format_report({"python": {"version": "3.11", "executable": "python"}, "cpu": {"features": {}},
                                    "gpus": [gtx.to_dict()]})
     assert "no Tensor Cores (Turing)" in text and "gen 2" not in text
-    rec = hardware.recommend([gtx], {"features": {}})
-    assert rec["precision"].startswith("fp32")
+    rec = doctor.recommend([gtx.to_dict()], {"features": {}})
+    assert rec["plan"]["dtype"] == "float32" and "no Tensor Cores" in rec["precision"]
     rtx = hardware.GPU(0, "NVIDIA GeForce RTX 2080 Ti", 11.0, (7, 5), ["driver"])
-    assert hardware.recommend([rtx], {"features": {}})["precision"].startswith("fp16")
+    assert doctor.recommend([rtx.to_dict()], {"features": {}})["plan"]["dtype"] == "float16"
+    assert doctor.recommend([gtx.to_dict(), rtx.to_dict()], {"features": {}})["plan"]["dtype"] == "float32"  # weakest decides
 
 
 def test_p100_runs_fp16_at_twice_fp32_and_the_doctor_says_so():
     assert gpus.fp16_speedup("Tesla P100-PCIE-16GB") == pytest.approx(2.0, rel=0.01)
     p100 = hardware.GPU(0, "Tesla P100-PCIE-16GB", 16.0, (6, 0), ["driver"])
-    precision = hardware.recommend([p100], {"features": {}})["precision"]
+    precision = doctor.recommend([p100.to_dict()], {"features": {}})["precision"]
     assert "2x fp32" in precision and "not time" not in precision
     p40 = hardware.GPU(0, "Tesla P40", 24.0, (6, 1), ["driver"])  # GP102: fp16 at 1/64, not in the table
-    assert "saves memory but not time" in hardware.recommend([p40], {"features": {}})["precision"]
+    assert "save memory but not time" in doctor.recommend([p40.to_dict()], {"features": {}})["precision"]
 
 
 def test_fp64_tensor_cores_on_a100_h100_b200_only():

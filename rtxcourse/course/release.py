@@ -69,8 +69,11 @@ def _strip(cell_src: str, begin: str, end: str, stub: str | None, where: str) ->
 
 def question_ids(cell) -> list[tuple[str, float]]:
     """The ``(id, points)`` of every ``question("id", points=N)`` call in a code cell."""
+    src = notebook.source(cell)
+    if src.lstrip().startswith("%%"):  # a cell magic (%%framework tf): the rest of the cell is Python
+        src = src.lstrip().split("\n", 1)[1] if "\n" in src.lstrip() else ""
     try:
-        tree = ast.parse(notebook.source(cell))
+        tree = ast.parse(src)
     except SyntaxError:
         return []
     out = []
@@ -130,7 +133,7 @@ def find_root(start: Path | None = None) -> Path:
     for d in (here, *here.parents):
         if (d / "source").is_dir() and (d / "pyproject.toml").is_file():
             return d
-    pkg_root = Path(__file__).resolve().parent.parent  # an editable install: the checkout
+    pkg_root = Path(__file__).resolve().parents[2]  # an editable install: the checkout (rtxcourse/course/ is two down)
     if (pkg_root / "source").is_dir():
         return pkg_root
     raise ReleaseError(f"no course repository (a folder with source/ and pyproject.toml) at or above {here}")
