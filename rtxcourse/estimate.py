@@ -29,6 +29,9 @@ Time: training FLOPs / (GPUs x dense peak x MFU). A transformer trains in about 
 tokens FLOPs (forward 2, backward 4; +2 when checkpointing recomputes the forward); a CNN in
 3 x its counted forward FLOPs per sample x samples. MFU (model FLOPs utilisation) is between 0
 and 1: about 0.3-0.5 for a well-tuned large transformer, less for small models.
+
+The presets' parameters and FLOPs per layer come from lesson 06's formulas (:mod:`rtxcourse.flops`):
+one formula in the package for each layer kind.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
+from rtxcourse import flops as F
 from rtxcourse import gpus as gpu_table
 from rtxcourse.validate import positive_ints
 
@@ -218,10 +222,11 @@ def mlp(in_features: int = 1024, hidden=(4096, 4096), num_classes: int = 10) -> 
     """
     layers, width = [], in_features
     for i, h in enumerate(hidden):
-        layers.append(Layer(f"linear{i + 1}+relu", width * h + h, 2 * width * h, act=width, inputs=width))
+        fc = F.dense(width, h)
+        layers.append(Layer(f"linear{i + 1}+relu", fc.params, fc.flops, act=width, inputs=width))
         width = h
-    layers.append(Layer("head", width * num_classes + num_classes, 2 * width * num_classes, act=width,
-                        act32=num_classes, inputs=width))
+    head = F.dense(width, num_classes)
+    layers.append(Layer("head", head.params, head.flops, act=width, act32=num_classes, inputs=width))
     return Model(f"MLP {in_features}-{'-'.join(map(str, hidden))}-{num_classes}", tuple(layers), "mlp")
 
 
@@ -236,15 +241,16 @@ def small_cnn(image_size: int = 32, in_channels: int = 3, width: int = 32, num_c
         for block in (1, 2):
             hw = size * size
             first = stage == 0 and block == 1  # the image itself is the first conv's input
-            layers.append(Layer(f"conv{stage + 1}.{block}", 9 * c_in * c + 2 * c, 2 * 9 * c_in * c * hw,
+            conv = F.conv2d(size, size, c_in, c, 3, bias=False)  # + BatchNorm's scale and shift (2c)
+            layers.append(Layer(f"conv{stage + 1}.{block}", conv.params + 2 * c, conv.flops,
                                 act=2 * c * hw + (c_in * hw if first else 0), inputs=c_in * hw))
             c_in = c
         if stage < 2:
             size //= 2
             layers.append(Layer(f"maxpool{stage + 1}", act=c * size * size, act_bytes=8 * c * size * size,
                                 inputs=c * 4 * size * size))
-    layers.append(Layer("head", c_in * num_classes + num_classes, 2 * c_in * num_classes, act=c_in,
-                        act32=num_classes, inputs=c_in))
+    head = F.dense(c_in, num_classes)
+    layers.append(Layer("head", head.params, head.flops, act=c_in, act32=num_classes, inputs=c_in))
     return Model(f"SmallCNN width {width}, {image_size}x{image_size}", tuple(layers), "cnn")
 
 
@@ -261,8 +267,9 @@ def transformer(n_layers: int = 2, d_model: int = 256, n_heads: int = 4, seq_len
     h, s, f = d_model, seq_len, mlp_ratio * d_model
     if h % n_heads:
         raise ValueError(f"d_model ({h}) must be divisible by n_heads ({n_heads})")
-    block_params = 4 * h * h + 4 * h + 2 * h * f + f + h + 4 * h  # attention, MLP, two LayerNorms
-    block_flops = s * (8 * h * h + 4 * h * f) + 4 * s * s * h  # projections, MLP, QK^T and AV
+    attn, up, down = F.attention(s, h, n_heads), F.dense(h, f, tokens=s), F.dense(f, h, tokens=s)
+    block_params = attn.params + up.params + down.params + 4 * h  # attention, MLP, two LayerNorms
+    block_flops = attn.flops + up.flops + down.flops  # projections and QK^T, AV (lesson 06), MLP
     probs = 0 if flash_attention else n_heads * s
     layers = []
     if vocab:
@@ -274,8 +281,9 @@ def transformer(n_layers: int = 2, d_model: int = 256, n_heads: int = 4, seq_len
                             act32=2 * s * h, inputs=s * h, input32=True))
     out = vocab or num_classes or 10
     tokens_out = s if vocab else 1  # a language model predicts every token, a classifier once
-    head_params = (0 if tied else h * out) if vocab else h * out + out  # a tied LM head reuses the embedding
-    layers.append(Layer("head", head_params + 2 * h, 2 * tokens_out * h * out,
+    head = F.dense(h, out, tokens=tokens_out, bias=not vocab)
+    head_params = (0 if tied else head.params) if vocab else head.params  # a tied LM head reuses the embedding
+    layers.append(Layer("head", head_params + 2 * h, head.flops,
                         act=tokens_out * h, act32=s * h + tokens_out * out, inputs=s * h, input32=True))
     return Model(name or f"transformer {n_layers}x{d_model}, {n_heads} heads, seq {seq_len}", tuple(layers),
                  "transformer", tokens_per_sample=s)

@@ -1,29 +1,37 @@
-"""Lesson 11's self-check passes on good evidence and fails on each kind of broken evidence."""
+"""Lesson 11's self-check passes on good evidence and fails on each kind of broken evidence,
+in the three shapes a kernel can have: PyTorch only, TensorFlow only, both."""
 
 import copy
+import re
 
 import pytest
 
 from rtxcourse.selfchecks import lesson11
 
 PARTS = {"weights": 4000.0, "weight copies": 0.0, "gradients": 4000.0, "optimizer": 8000.0, "gathered": 0.0}
+SHAPES = {"torch": {"torch"}, "tf": {"tf"}, "both": {"torch", "tf"}}
 
 
-def good():
+def framework_evidence(fw):
     """Evidence written by hand: a 1000-parameter model with Adam, fp32 and bf16, measured a little off."""
     return dict(
         estimated={("mlp", "fp32"): {**PARTS, "activations": 2000.0},
                    ("mlp", "bf16"): {**PARTS, "weight copies": 2000.0, "activations": 1000.0}},
         measured={("mlp", "fp32"): {**PARTS, "activations": 2100.0, "total": 18100.0},
                   ("mlp", "bf16"): {**PARTS, "weight copies": 1900.0, "activations": 1060.0, "total": 18960.0}},
-        counted_forward_flops=1000.0, counted_training_flops=2900.0, formula_forward_flops=1000.0,
-        formula_training_flops=3000.0, mfus=[0.010, 0.012, 0.009], predicted_epochs_s=[10.0, 9.0, 11.0],
-        measured_epochs_s=[12.5, 30.0, 10.0], device="cpu")  # rounds: 0.8x, 0.3x (a stalled round), 1.1x
+        memory_source="measured" if fw == "torch" else "counted Keras tensors",
+        forward_flops=(1000.0, 1000.0), training_flops=(3000.0, 2900.0) if fw == "torch" else None,
+        params=(1000, 1000), mfus=[0.010, 0.012, 0.009], predicted_epochs_s=[10.0, 9.0, 11.0],
+        measured_epochs_s=[12.5, 30.0, 10.0])  # rounds: 0.8x, 0.3x (a stalled round), 1.1x
 
 
-def test_good_evidence_passes(capsys):
-    lesson11.check(**good())
-    assert "✗" not in capsys.readouterr().out
+def good(shape="both"):
+    ran = SHAPES[shape]
+    return dict(ran=set(ran), bytes_per_param={("fp32", "sgd"): 8.0, ("fp32", "momentum"): 12.0, ("fp32", "adam"): 16.0,
+                                               ("bf16", "adam"): 18.0},
+                shard_totals={"none": 120e9, "zero1": 75e9, "zero2": 52e9, "zero3": 16e9},
+                activations=(80e9, 11e9), device="cpu",
+                **{fw: (framework_evidence(fw) if fw in ran else None) for fw in ("torch", "tf")})
 
 
 def _fails(evidence, claim):
@@ -31,55 +39,104 @@ def _fails(evidence, claim):
         lesson11.check(**evidence)
 
 
-def test_an_estimate_that_forgot_the_optimizer_states_fails():
-    ev = good()
-    for parts in ev["estimated"].values():
-        parts["optimizer"] = 0.0
-    _fails(ev, "estimated memory within 15%")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_good_evidence_passes(shape, capsys):
+    lesson11.check(**good(shape))
+    out = capsys.readouterr().out
+    assert "✗" not in out
+    for fw in ("torch", "tf"):
+        assert (f"{fw}: predicted epoch time" in out) == (fw in SHAPES[shape])
 
 
-def test_activations_counted_in_the_wrong_dtype_fail():
-    ev = good()
-    ev["estimated"]["mlp", "bf16"]["activations"] = 2000.0  # 4 bytes per value in a bf16 run
-    _fails(ev, "mlp bf16: estimated activations within 15%")
+# --------------------------------------------------------------------------- framework-neutral claims, every shape
 
 
-def test_an_fp32_run_labelled_bf16_fails():
-    ev = good()
-    ev["measured"]["mlp", "bf16"] = copy.deepcopy(ev["measured"]["mlp", "fp32"])
-    ev["estimated"]["mlp", "bf16"] = copy.deepcopy(ev["estimated"]["mlp", "fp32"])
-    _fails(ev, "the bf16 run keeps 16-bit activations")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_mixed_precision_counted_as_halving_the_bytes_fails(shape):
+    ev = good(shape)
+    ev["bytes_per_param"]["bf16", "adam"] = 8.0  # the seed's myth: 16-bit everything
+    _fails(ev, "bf16 \\+ adam costs 18 B/param")
 
 
-def test_an_mfu_above_one_fails():
-    ev = good()
-    ev["mfus"] = [0.5, 1.5, 0.6]  # above the ceiling: a sparse peak, or FLOPs counted twice
-    _fails(ev, "0 < MFU <= 1")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_estimate_without_adam_states_fails(shape):
+    ev = good(shape)
+    ev["bytes_per_param"]["fp32", "adam"] = 8.0
+    _fails(ev, "fp32 \\+ adam costs 16 B/param")
+    ev = good(shape)
+    ev["bytes_per_param"]["fp32", "sgd"] = 16.0  # SGD given Adam's two states
+    _fails(ev, "fp32 \\+ sgd costs 8 B/param")
 
 
-def test_a_formula_that_forgot_the_backward_pass_fails():
-    ev = good()
-    ev["formula_training_flops"] = 1000.0
-    _fails(ev, "training FLOPs")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_zero3_that_shards_nothing_more_fails(shape):
+    ev = good(shape)
+    ev["shard_totals"]["zero3"] = ev["shard_totals"]["zero2"]  # weights not divided by the GPUs
+    _fails(ev, "each ZeRO stage shrinks")
 
 
-def test_a_forward_formula_counting_multiply_adds_fails():
-    ev = good()
-    ev["formula_forward_flops"] = 500.0
-    _fails(ev, "forward FLOP formula")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_checkpointing_that_keeps_everything_fails(shape):
+    ev = good(shape)
+    ev["activations"] = (80e9, 80e9)
+    _fails(ev, "activation checkpointing keeps fewer")
 
 
-def test_an_epoch_prediction_far_off_fails_and_the_bound_depends_on_the_device():
-    ev = good()
-    ev["predicted_epochs_s"] = [40.0, 100.0, 35.0]  # per-batch FLOPs taken per sample: 3.2x and more
-    _fails(ev, "predicted epoch time within 3.0x")
-    ev = good()
-    ev["predicted_epochs_s"], ev["device"] = [18.0, 18.0, 18.0], "cuda"  # median 1.44x: fine on a shared CPU, not a GPU
-    _fails(ev, "predicted epoch time within 1.3x")
-    lesson11.check(**{**ev, "device": "cpu"})
+# --------------------------------------------------------------------------- what ran, and its evidence
 
 
-def test_no_timing_rounds_fail():
-    ev = good()
-    ev["mfus"], ev["predicted_epochs_s"], ev["measured_epochs_s"] = [], [], []
-    _fails(ev, "0 < MFU <= 1")
+@pytest.mark.parametrize("fw", ["torch", "tf"])
+def test_a_section_that_ran_without_its_evidence_fails(fw):
+    ev = good(fw)
+    ev[fw] = None  # the section ran, but its evidence cell failed or was skipped
+    _fails(ev, f"{fw}: evidence given exactly when its section ran")
+
+
+@pytest.mark.parametrize("fw", ["torch", "tf"])
+def test_evidence_of_a_section_that_did_not_run_fails(fw):
+    ev = good("tf" if fw == "torch" else "torch")
+    ev[fw] = framework_evidence(fw)  # stale numbers from another kernel
+    _fails(ev, f"{fw}: evidence given exactly when its section ran")
+
+
+CASES = {  # broken evidence of one framework: (break it, the claim that must fail)
+    "forgot the optimizer states": (lambda e: [p.update(optimizer=0.0) for p in e["estimated"].values()],
+                                    "mlp fp32: estimated memory within 15%"),
+    "activations in the wrong dtype": (lambda e: e["estimated"]["mlp", "bf16"].update(activations=2000.0),
+                                       "mlp bf16: estimated activations within 15%"),
+    "an fp32 run labelled bf16": (lambda e: (e["measured"].update({("mlp", "bf16"): copy.deepcopy(e["measured"]["mlp", "fp32"])}),
+                                             e["estimated"].update({("mlp", "bf16"): copy.deepcopy(e["estimated"]["mlp", "fp32"])})),
+                                  "mlp: the bf16 run keeps 16-bit activations"),
+    "no memory measured": (lambda e: (e["measured"].clear(), e["estimated"].clear()), "memory was measured"),
+    "forward counted as multiply-adds": (lambda e: e.update(forward_flops=(500.0, 1000.0)), "forward FLOP formula"),
+    "a layer the estimator forgot": (lambda e: e.update(params=(900, 1000)), "parameter count equals"),
+    "an MFU above one": (lambda e: e.update(mfus=[0.5, 1.5, 0.6]), "0 < MFU <= 1"),
+    "no timing rounds": (lambda e: e.update(mfus=[], predicted_epochs_s=[], measured_epochs_s=[]), "0 < MFU <= 1"),
+    "an epoch prediction far off": (lambda e: e.update(predicted_epochs_s=[40.0, 100.0, 35.0]),
+                                    "predicted epoch time within 3.0x"),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("case", CASES)
+def test_broken_evidence_of_each_framework_that_ran_fails(shape, case):
+    breaks, claim = CASES[case]
+    for fw in sorted(SHAPES[shape]):
+        ev = good(shape)
+        breaks(ev[fw])
+        _fails(ev, rf"{fw}\b[^;]*{re.escape(claim)}")  # the claim of the framework whose evidence broke
+
+
+@pytest.mark.parametrize("shape", ["torch", "both"])
+def test_a_training_formula_without_the_backward_pass_fails(shape):
+    ev = good(shape)
+    ev["torch"]["training_flops"] = (1000.0, 2900.0)
+    _fails(ev, "torch: training FLOPs")
+
+
+def test_the_epoch_bound_depends_on_the_device():
+    ev = good("both")
+    for fw in ("torch", "tf"):
+        ev[fw]["predicted_epochs_s"] = [18.0, 18.0, 18.0]  # median 1.44x: fine on a shared CPU, not on a GPU
+    lesson11.check(**ev)
+    _fails({**ev, "device": "cuda"}, "predicted epoch time within 1.3x")
