@@ -309,6 +309,51 @@ def warmup_factor(step: int, warmup_steps: int, start: float = 0.0) -> float:
     return start + (1.0 - start) * min(step, warmup_steps) / warmup_steps
 
 
+SHARDING = ("none", "optimizer", "gradients", "parameters")
+
+
+def training_memory(params: float, *, world_size: int = 1, shard: str = "none", weights: float = 4,
+                    grads: float = 4, master: float = 0, optimizer: float = 8, compute_copy: float = 2,
+                    gathered_params: float = 0) -> dict[str, float]:
+    """Bytes per GPU that the model's state needs in data-parallel training, before activations.
+
+    Per parameter: ``weights`` (the stored parameters), ``master`` (an fp32 copy kept beside
+    low-precision weights), ``grads``, ``optimizer`` (Adam: two fp32 moments = 8) and
+    ``compute_copy`` (low-precision copies made for compute). The defaults are PyTorch autocast
+    with Adam: fp32 weights and gradients, Adam's 8 bytes, and autocast's bf16 copy of each
+    weight, cached from its first use in the forward pass until the autocast region ends
+    (18 bytes per parameter). DeepSpeed's ZeRO accounting is ``weights=2, grads=2, master=4,
+    optimizer=8, compute_copy=0`` (16 bytes).
+
+    ``shard`` says what is split over ``world_size`` ranks: ``"none"`` (DDP: everything on every
+    rank), ``"optimizer"`` (ZeRO-1: optimizer state and master weights), ``"gradients"``
+    (ZeRO-2: also gradients), ``"parameters"`` (ZeRO-3 / FSDP: also the weights). With sharded
+    parameters there is no full compute copy: a layer is gathered before it runs and freed
+    after, so ``gathered_params`` (the parameters of the largest layers gathered at once,
+    usually two with prefetching) are held in full, in ``compute_copy`` bytes (or ``weights``
+    when that is 0). Returns the bytes per component and their ``"total"``.
+    """
+    if shard not in SHARDING:
+        raise ValueError(f"shard must be one of {', '.join(SHARDING)}; got {shard!r}")
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+        raise ValueError(f"world_size must be a positive int, got {world_size!r}")
+    if not params > 0:
+        raise ValueError(f"params must be a positive number, got {params!r}")
+    level = SHARDING.index(shard)  # each level shards one more kind of state
+
+    def split(nbytes: float, from_level: int) -> float:
+        return params * nbytes / (world_size if level >= from_level else 1)
+
+    memory = {"weights": split(weights, 3), "master weights": split(master, 1), "gradients": split(grads, 2),
+              "optimizer state": split(optimizer, 1)}
+    if level < 3:
+        memory["compute copy"] = params * compute_copy
+    else:
+        memory["gathered layers"] = gathered_params * (compute_copy or weights)
+    memory["total"] = sum(memory.values())
+    return memory
+
+
 # --------------------------------------------------------------------------- launchers
 
 

@@ -518,3 +518,25 @@ def test_torchrun_template_trains_as_two_nodes_on_localhost(tmp_path):
             node.kill()
     assert all(node.returncode == 0 for node in nodes), outputs
     assert sum("world size 2, backend gloo" in out for out in outputs) == 1  # one global rank 0 over both nodes
+
+
+# --------------------------------------------------------------------------- memory arithmetic
+
+
+@pytest.mark.parametrize("shard, gb", [("none", 120), ("optimizer", 31.4), ("gradients", 16.6), ("parameters", 1.9)])
+def test_training_memory_reproduces_the_zero_paper(shard, gb):
+    """ZeRO (Rajbhandari et al. 2020, figure 1): 7.5 B parameters, 64 GPUs, mixed precision + Adam."""
+    zero = dict(weights=2, grads=2, master=4, optimizer=8, compute_copy=0)
+    total = distributed.training_memory(7.5e9, world_size=64, shard=shard, **zero)["total"]
+    assert total / 1e9 == pytest.approx(gb, abs=0.05)
+
+
+def test_training_memory_of_autocast_adam_and_fsdp():
+    ddp = distributed.training_memory(7e9)  # fp32 weights + grads, Adam, autocast's bf16 copies
+    assert ddp["total"] == pytest.approx(7e9 * 18)
+    assert ddp["weights"] + ddp["gradients"] + ddp["optimizer state"] == pytest.approx(112e9)
+    fsdp = distributed.training_memory(7e9, world_size=8, shard="parameters", gathered_params=2 * 2e8)
+    assert "compute copy" not in fsdp and fsdp["gathered layers"] == pytest.approx(2 * 2e8 * 2)
+    assert fsdp["total"] == pytest.approx(7e9 * 16 / 8 + 8e8)
+    with pytest.raises(ValueError, match="shard must be one of"):
+        distributed.training_memory(1e6, shard="zero3")
