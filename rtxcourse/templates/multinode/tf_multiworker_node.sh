@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One TensorFlow MultiWorkerMirroredStrategy worker: builds this node's TF_CONFIG, then trains.
 #
-# Run on every node, with the same WORKER_HOSTS and each node's own TASK_INDEX (0 = chief: no chief task here):
+# Run on every node, with the same WORKER_HOSTS and each node's own TASK_INDEX (0 = chief):
 #
 #   node0$ WORKER_HOSTS=node0:12345,node1:12345 TASK_INDEX=0 ./tf_multiworker_node.sh --steps 1000
 #   node1$ WORKER_HOSTS=node0:12345,node1:12345 TASK_INDEX=1 ./tf_multiworker_node.sh --steps 1000
