@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rtxcourse.selfchecks import lesson09
+from rtxcourse.selfchecks._arrays import max_abs_diff
 
 VARIANTS = ("one step", "2 micro-batches, no_sync", "2 micro-batches, sync each")
 
@@ -126,4 +127,10 @@ def test_the_lessons_gradient_proof_holds_at_any_world_size(world):
     assert all(len(per_rank) == world for per_rank in namespace["ddp_grads"].values())
     assert max(namespace["grad_error"].values()) < lesson09.GRAD_TOLERANCE, namespace["grad_error"]
     # ... and the shards really differ: the agreement comes from the all-reduce
-    assert min(lesson09._max_diff(g, namespace["reference"]) for g in namespace["local_grads"]) > 1e-4
+    assert min(max_abs_diff(g, namespace["reference"]) for g in namespace["local_grads"]) > 1e-4
+
+
+def test_max_abs_diff_fails_on_evidence_that_does_not_pair_up():
+    a = [np.zeros((2, 2)), np.ones(3)]
+    assert max_abs_diff(a, [np.zeros((2, 2)), np.full(3, 1.5)]) == 0.5
+    assert max_abs_diff(a, a[:1]) == max_abs_diff([], []) == max_abs_diff(a, [np.zeros(4), np.ones(3)]) == float("inf")

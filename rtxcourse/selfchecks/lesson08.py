@@ -10,23 +10,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from rtxcourse.course.checks import Claims
+from rtxcourse.selfchecks._arrays import max_abs_diff
 
 STEP_TOLERANCE = 1e-5  # float32 sums in another order: about 1e-8 measured
-
-
-def _max_diff(a: list, b: list) -> float:
-    if len(a) != len(b) or not a:
-        return math.inf
-    diffs = []
-    for u, v in zip(a, b):
-        u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
-        if u.shape != v.shape:
-            return math.inf
-        diffs.append(float(np.abs(u - v).max()) if u.size else 0.0)
-    return max(diffs)
 
 
 def check(*, devices: list[str], replicas: int, fit_accuracy: float, custom_losses: list[float],
@@ -71,13 +58,13 @@ def check(*, devices: list[str], replicas: int, fit_accuracy: float, custom_loss
         c.check(logit_losses["mixed_bfloat16 / from_logits=False"] < loss_floor,
                 "probabilities with from_logits=False train below that floor",
                 f"loss {logit_losses['mixed_bfloat16 / from_logits=False']:.3f}")
-        step_error = _max_diff(one_device["weights"], mirrored["weights"])
+        step_error = max_abs_diff(one_device["weights"], mirrored["weights"])
         c.check(step_error < STEP_TOLERANCE, f"{replicas} replicas change the weights as one device does on the "
                 "whole batch", f"max difference {step_error:.1e}, tolerance {STEP_TOLERANCE:g}")
         loss_error = abs(one_device["loss"] - mirrored["loss"])
         c.check(loss_error < STEP_TOLERANCE, "the distributed step returns the mean loss of the whole global batch",
                 f"{mirrored['loss']:.6f} vs one device {one_device['loss']:.6f}")
-        bug_error = _max_diff(one_device["weights"], per_replica_mean["weights"])
+        bug_error = max_abs_diff(one_device["weights"], per_replica_mean["weights"])
         c.check(1e-3 < bug_error < math.inf, "a loss averaged per replica takes a visibly different step",
                 f"max difference {bug_error:.1e}")
         sums = [w["weights_sum"] for w in workers]

@@ -9,25 +9,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from rtxcourse.course.checks import Claims
+from rtxcourse.selfchecks._arrays import max_abs_diff
 from rtxcourse.runtime import quick_mode
 
 GRAD_TOLERANCE = 1e-5  # float32 sums taken in another order: about 1e-7 measured
-
-
-def _max_diff(grads, reference) -> float:
-    """Largest absolute difference between two lists of arrays (inf when their shapes differ)."""
-    if len(grads) != len(reference):
-        return math.inf
-    diffs = []
-    for a, b in zip(grads, reference):
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if a.shape != b.shape:
-            return math.inf
-        diffs.append(float(np.abs(a - b).max()) if a.size else 0.0)
-    return max(diffs, default=math.inf)
 
 
 def check(*, world_size: int, device: str, hello: list[dict], param_checksums: list[float],
@@ -77,12 +63,12 @@ def check(*, world_size: int, device: str, hello: list[dict], param_checksums: l
         c.check(abs(checkpoint_accuracy - reported_accuracy) < 0.01,
                 "rank 0's checkpoint reproduces the accuracy the ranks measured together",
                 f"{checkpoint_accuracy:.3f} vs {reported_accuracy:.3f}")
-        own = [_max_diff(g, reference_grads) for g in local_grads]
+        own = [max_abs_diff(g, reference_grads) for g in local_grads]
         c.check(len(local_grads) == w and all(1e-4 < d < math.inf for d in own),
                 "each rank's own shard gives a different gradient than the whole batch",
                 f"max |local - full batch| per rank {[f'{d:.1e}' for d in own]}")
         for name, per_rank in ddp_grads.items():
-            errors = [_max_diff(g, reference_grads) for g in per_rank]
+            errors = [max_abs_diff(g, reference_grads) for g in per_rank]
             c.check(len(per_rank) == w and max(errors) < GRAD_TOLERANCE,
                     f"{name}: every rank's DDP gradient equals one process on the whole batch",
                     f"{len(per_rank)} of {w} ranks, max error {max(errors, default=math.inf):.1e}, "
