@@ -431,6 +431,19 @@ def test_cell_magic_runs_the_cell_as_a_torchrun_job(tmp_path, monkeypatch, capsy
     assert "2 processes on cpu finished" in out
 
 
+def test_keep_going_stores_a_failed_job_instead_of_stopping_the_notebook(tmp_path, monkeypatch, capsys):
+    """A graded exercise's stub fails the job: the notebook must go on to its checks, which score 0."""
+    monkeypatch.chdir(tmp_path)
+    user_ns = {}
+    stub = "import os\nif os.environ['RANK'] == '1':\n    raise NotImplementedError('Exercise: replace this line')\n"
+    magics.distributed_magic("2 --device cpu --out job --keep-going", stub, user_ns)
+    out = capsys.readouterr().out
+    assert "The job failed and the notebook goes on" in out and "rank 1" in out and "NotImplementedError" in out
+    assert user_ns["job"].results == {} and user_ns["job"].returncode != 0
+    with pytest.raises(DistributedJobError, match="rank 1"):  # without the flag the cell stops
+        magics.distributed_magic("2 --device cpu --out job", stub, user_ns)
+
+
 # --------------------------------------------------------------------------- imports
 
 
