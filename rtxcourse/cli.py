@@ -18,6 +18,7 @@ BENCH_TOPICS = {
     "precision": ("precision", "matmul sweep and training steps in fp32, TF32, bf16 and fp16"),
     "augment": ("augment", "images/s of the augmentation chain against albumentations and framework pipelines"),
     "ddp": ("ddp", "DistributedDataParallel throughput with 1 and N processes, scaling efficiency"),
+    "convs": ("convs", "standard vs depthwise-separable convolution: params, FLOPs, time, achieved FLOP/s"),
 }
 
 
