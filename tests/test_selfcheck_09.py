@@ -80,6 +80,16 @@ BROKEN = {
     "accumulation without no_sync": (lambda e: e["allreduce_calls"].update({VARIANTS[1]: 2}), "no_sync accumulates"),
     "FSDP did not shard": (lambda e: e.update(fsdp_local_numel=[10010, 10010]), "each rank holds 1/N"),
     "optimizer created before sharding": (lambda e: e.update(fsdp_optimizer_numel=[20020, 20020]), "Adam's two moments"),
+}
+
+
+def on_gpus(e):
+    """The same evidence from 2 GPU processes (where the timing claims apply)."""
+    e.update(device="cuda", hello=[dict(h, backend="nccl") for h in e["hello"]])
+    return e
+
+
+GPU_BROKEN = {
     "N-process time of one process's work": (lambda e: e["step_times"].update(ddp=0.025), "no faster per step"),
     "DDP timed without the all-reduce": (lambda e: e["step_times"].update(ddp=0.040, **{"1 process": 0.040}), "costs at least"),
 }
@@ -95,11 +105,27 @@ def test_each_claim_fails_on_broken_evidence(name, capsys):
     assert claim in str(info.value), (name, str(info.value))
 
 
+@pytest.mark.parametrize("name", GPU_BROKEN)
+def test_each_timing_claim_fails_on_broken_gpu_evidence(name):
+    breaks, claim = GPU_BROKEN[name]
+    evidence = on_gpus(good())
+    lesson09.check(**evidence)
+    breaks(evidence)
+    with pytest.raises(AssertionError) as info:
+        lesson09.check(**evidence)
+    assert claim in str(info.value), (name, str(info.value))
+
+
+def test_cpu_timings_are_shown_not_checked():
+    """A loaded 2-core machine measured a DDP step faster than the unsynchronised one: no claim there."""
+    evidence = good()
+    evidence["step_times"] = {"1 process": 0.0247, "no all-reduce": 0.0160, "ddp": 0.0088}
+    lesson09.check(**evidence)
+
+
 def test_gpus_must_scale_outside_quick_mode(monkeypatch):
     monkeypatch.setattr(lesson09, "quick_mode", lambda: False)
-    evidence = good()
-    evidence["device"] = "cuda"
-    evidence["hello"] = [dict(h, backend="nccl") for h in evidence["hello"]]
+    evidence = on_gpus(good())
     evidence["step_times"] = {"1 process": 0.010, "no all-reduce": 0.011, "ddp": 0.020}  # 50%
     with pytest.raises(AssertionError, match="at least 60% efficiency"):
         lesson09.check(**evidence)

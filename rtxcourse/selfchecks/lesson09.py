@@ -85,11 +85,16 @@ def check(*, world_size: int, device: str, hello: list[dict], param_checksums: l
         c.check(len(fsdp_optimizer_numel) == w and all(s == 2 * n for s, n in zip(fsdp_optimizer_numel, fsdp_local_numel)),
                 "FSDP: Adam's two moments are sharded with the parameters",
                 f"Adam values {fsdp_optimizer_numel} vs local parameters {fsdp_local_numel}")
-        one, alone, ddp = step_times["1 process"], step_times["no all-reduce"], step_times["ddp"]
-        efficiency = one / ddp
-        c.check(efficiency <= 1.15, f"{w} DDP processes are no faster per step than 1 process (weak scaling)",
-                f"efficiency {efficiency:.0%}")
-        c.check(ddp >= 0.9 * alone, "a DDP step costs at least the step without gradient synchronisation",
-                f"{ddp * 1e3:.1f} ms vs {alone * 1e3:.1f} ms")
-        if device == "cuda" and not quick_mode():  # quick sizes are too small to keep a GPU busy
-            c.check(efficiency >= 0.6, "GPUs scale with at least 60% efficiency at GPU sizes", f"{efficiency:.0%}")
+        # Timing claims only where each process owns a device: CPU processes share cores with each
+        # other and with whatever else runs, and a busy machine measured a DDP step faster than the
+        # same step without synchronisation (8.8 vs 16.0 ms, quick sizes). The CPU numbers are shown,
+        # not checked.
+        if device == "cuda":
+            one, alone, ddp = step_times["1 process"], step_times["no all-reduce"], step_times["ddp"]
+            efficiency = one / ddp
+            c.check(efficiency <= 1.15, f"{w} DDP GPUs are no faster per step than 1 GPU (weak scaling)",
+                    f"efficiency {efficiency:.0%}")
+            c.check(ddp >= 0.9 * alone, "a DDP step costs at least the step without gradient synchronisation",
+                    f"{ddp * 1e3:.1f} ms vs {alone * 1e3:.1f} ms")
+            if not quick_mode():  # quick sizes are too small to keep a GPU busy
+                c.check(efficiency >= 0.6, "GPUs scale with at least 60% efficiency at GPU sizes", f"{efficiency:.0%}")
