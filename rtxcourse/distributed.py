@@ -216,8 +216,10 @@ def torch_gpu_count() -> int:
 def worker_rank() -> int:
     """This worker's global rank (0 outside a distributed job).
 
-    torchrun sets ``RANK``; :func:`launch_tf` sets ``RTXCOURSE_RANK`` (TensorFlow itself keeps
-    it in ``TF_CONFIG``, read as a last resort).
+    torchrun sets ``RANK``; :func:`launch_tf` sets ``RTXCOURSE_RANK``. TensorFlow itself keeps
+    it in ``TF_CONFIG``, read as a last resort: with a ``chief`` task in the cluster (Kubeflow's
+    TFJob), the chief is rank 0 and worker i is rank i + 1, as MultiWorkerMirroredStrategy
+    numbers them; without one, worker i is rank i.
     """
     for name in ("RANK", "RTXCOURSE_RANK"):
         if os.environ.get(name, "").isdigit():
@@ -225,7 +227,11 @@ def worker_rank() -> int:
     if "TF_CONFIG" in os.environ:
         import json
 
-        return int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
+        config = json.loads(os.environ["TF_CONFIG"])
+        task = config.get("task", {})
+        if task.get("type") == "chief":
+            return 0
+        return int(task.get("index", 0)) + (1 if config.get("cluster", {}).get("chief") else 0)
     return 0
 
 
@@ -257,6 +263,95 @@ def save_result(value: Any) -> Path | None:
 
     # the launcher never reads half a file
     return atomic_write(Path(folder) / f"rank{worker_rank()}.pkl", pickle.dumps(value))
+
+
+LR_RULES = ("linear", "sqrt", "none")
+
+
+def scaled_lr(base_lr: float, base_batch: int, global_batch: int, rule: str = "linear") -> float:
+    """The learning rate for ``global_batch`` from ``base_lr``, tuned for ``base_batch``: a heuristic.
+
+    * ``"linear"`` (Goyal et al. 2017, for SGD with momentum): k times the batch, k times the
+      rate. It needs a warm-up (:func:`warmup_factor`) and stops holding past a model's
+      *critical batch size*, where a bigger batch no longer lowers the gradient noise enough
+      to allow a bigger step: beyond it the loss per example gets worse, whatever the rate.
+    * ``"sqrt"``: k times the batch, sqrt(k) times the rate; the usual starting point for Adam.
+    * ``"none"``: keep ``base_lr`` (Adam is often left as it is, with a warm-up).
+
+    Every rule is a starting point to tune from, not a guarantee.
+    """
+    for name, value in (("base_batch", base_batch), ("global_batch", global_batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not base_lr > 0:
+        raise ValueError(f"base_lr must be a positive number, got {base_lr!r}")
+    k = global_batch / base_batch
+    factors = {"linear": k, "sqrt": k ** 0.5, "none": 1.0}
+    if rule not in factors:
+        raise ValueError(f"rule must be one of {', '.join(LR_RULES)}; got {rule!r}")
+    return float(base_lr) * factors[rule]
+
+
+def warmup_factor(step: int, warmup_steps: int, start: float = 0.0) -> float:
+    """Multiplier of the learning rate at optimizer step ``step`` (0, 1, ...) of a linear warm-up.
+
+    Rises linearly from ``start`` at step 0 to 1 at ``warmup_steps`` and stays 1 after; with
+    ``start = base_lr / scaled_lr`` the rate climbs from the small-batch rate to the scaled one,
+    as in Goyal et al. ``warmup_steps=0`` means no warm-up. Use it as
+    ``torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_factor(s, n, start))``.
+    """
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+    if not 0.0 <= start <= 1.0:
+        raise ValueError(f"start must be in [0, 1], got {start!r}")
+    if warmup_steps == 0:
+        return 1.0
+    return start + (1.0 - start) * min(step, warmup_steps) / warmup_steps
+
+
+SHARDING = ("none", "optimizer", "gradients", "parameters")
+
+
+def training_memory(params: float, *, world_size: int = 1, shard: str = "none", weights: float = 4,
+                    grads: float = 4, master: float = 0, optimizer: float = 8, compute_copy: float = 2,
+                    gathered_params: float = 0) -> dict[str, float]:
+    """Bytes per GPU that the model's state needs in data-parallel training, before activations.
+
+    Per parameter: ``weights`` (the stored parameters), ``master`` (an fp32 copy kept beside
+    low-precision weights), ``grads``, ``optimizer`` (Adam: two fp32 moments = 8) and
+    ``compute_copy`` (low-precision copies made for compute). The defaults are PyTorch autocast
+    with Adam: fp32 weights and gradients, Adam's 8 bytes, and autocast's bf16 copy of each
+    weight, cached from its first use in the forward pass until the autocast region ends
+    (18 bytes per parameter). DeepSpeed's ZeRO accounting is ``weights=2, grads=2, master=4,
+    optimizer=8, compute_copy=0`` (16 bytes).
+
+    ``shard`` says what is split over ``world_size`` ranks: ``"none"`` (DDP: everything on every
+    rank), ``"optimizer"`` (ZeRO-1: optimizer state and master weights), ``"gradients"``
+    (ZeRO-2: also gradients), ``"parameters"`` (ZeRO-3 / FSDP: also the weights). With sharded
+    parameters there is no full compute copy: a layer is gathered before it runs and freed
+    after, so ``gathered_params`` (the parameters of the largest layers gathered at once,
+    usually two with prefetching) are held in full, in ``compute_copy`` bytes (or ``weights``
+    when that is 0). Returns the bytes per component and their ``"total"``.
+    """
+    if shard not in SHARDING:
+        raise ValueError(f"shard must be one of {', '.join(SHARDING)}; got {shard!r}")
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+        raise ValueError(f"world_size must be a positive int, got {world_size!r}")
+    if not params > 0:
+        raise ValueError(f"params must be a positive number, got {params!r}")
+    level = SHARDING.index(shard)  # each level shards one more kind of state
+
+    def split(nbytes: float, from_level: int) -> float:
+        return params * nbytes / (world_size if level >= from_level else 1)
+
+    memory = {"weights": split(weights, 3), "master weights": split(master, 1), "gradients": split(grads, 2),
+              "optimizer state": split(optimizer, 1)}
+    if level < 3:
+        memory["compute copy"] = params * compute_copy
+    else:
+        memory["gathered layers"] = gathered_params * (compute_copy or weights)
+    memory["total"] = sum(memory.values())
+    return memory
 
 
 # --------------------------------------------------------------------------- launchers

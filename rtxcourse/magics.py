@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300.0, help="stop the job after this many seconds")
     p.add_argument("--out", default=None, help="store the JobResult in this notebook variable")
     p.add_argument("--quiet", action="store_true", help="do not show the ranks' output live")
+    p.add_argument("--keep-going", action="store_true",
+                   help="a failed job prints its error and is stored in --out instead of stopping the notebook "
+                        "(graded exercises: the checks below then say what is missing)")
     p.add_argument("--args", nargs=argparse.REMAINDER, default=[], help="command-line arguments for the cell")
     p.set_defaults(framework="auto")
     return p
@@ -116,9 +119,16 @@ def distributed_magic(line: str, cell: str, user_ns: dict | None = None) -> None
     ns = parse_line(line)
     if not sections.enter(guess_framework(cell) if ns.framework == "auto" else ns.framework):
         return  # a one-framework install: the cell is that framework's section, skipped with one line
-    job = run_cell(cell, ns.nprocs, ns.framework, args=ns.args, device=ns.device,
-                   timeout=ns.timeout, echo=not ns.quiet)
-    print(f"{job.framework}: {job.nprocs} processes on {job.device} finished in {job.seconds:.1f} s")
+    try:
+        job = run_cell(cell, ns.nprocs, ns.framework, args=ns.args, device=ns.device,
+                       timeout=ns.timeout, echo=not ns.quiet)
+    except distributed.DistributedJobError as err:
+        if not ns.keep_going:
+            raise
+        print(f"The job failed and the notebook goes on (--keep-going):\n{err}")
+        job = err.job
+    else:
+        print(f"{job.framework}: {job.nprocs} processes on {job.device} finished in {job.seconds:.1f} s")
     if ns.out is not None and user_ns is not None:
         user_ns[ns.out] = job
 

@@ -17,6 +17,9 @@ takes the same optimizer step and the copies never drift apart.
 Only rank 0 prints and saves. ``--accum-steps k`` accumulates k micro-batches per optimizer
 step and skips the all-reduce on all but the last (``no_sync``). Mixed precision is autocast
 (bf16 where supported, fp16 with a GradScaler on older GPUs), the same inside DDP as outside.
+The learning rate follows the global batch (``--lr-rule``, linear for SGD by default) and
+climbs to it over ``--warmup-steps`` optimizer steps. The test accuracy is computed by all
+ranks together, each example counted once (:func:`evaluate_distributed`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from rtxcourse import data, precision_torch
-from rtxcourse.distributed import save_result
+from rtxcourse.distributed import LR_RULES, save_result, scaled_lr, warmup_factor
 from rtxcourse.distributed_torch import PRECISIONS, autocast, mean_over_ranks, setup, teardown
 from rtxcourse.models_torch import MLP
 
@@ -43,7 +46,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=3, help="passes over the training set")
     p.add_argument("--batch-size", type=int, default=64, help="per process: the global batch is this x world size")
     p.add_argument("--lr", type=float, default=0.05, help="learning rate for a global batch of --base-batch")
-    p.add_argument("--base-batch", type=int, default=64, help="global batch --lr was tuned for (linear scaling rule)")
+    p.add_argument("--base-batch", type=int, default=64, help="global batch --lr was tuned for")
+    p.add_argument("--lr-rule", default="linear", choices=LR_RULES,
+                   help="how the lr follows the global batch: linear (SGD heuristic), sqrt (Adam), none")
+    p.add_argument("--warmup-steps", type=int, default=10,
+                   help="optimizer steps over which the lr climbs from --lr to the scaled lr")
     p.add_argument("--accum-steps", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--precision", default="auto", choices=PRECISIONS, help="autocast dtype (auto: bf16 where fast)")
     # -- model and data
@@ -73,8 +80,10 @@ def main(argv=None) -> dict:
     x, y = data.digits(image_size=args.image_size)
     (x_tr, y_tr), (x_te, y_te) = data.train_test_split(x, y, test_fraction=0.25, seed=args.seed)
     train = TensorDataset(torch.from_numpy(x_tr), torch.from_numpy(y_tr))
+    # The default drop_last=False pads the shards to equal length by repeating up to world-1
+    # indices: harmless in training (an example twice per epoch), wrong in evaluation.
     sampler = DistributedSampler(train, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
-                                 seed=args.seed, drop_last=True) if ctx.distributed else None
+                                 seed=args.seed) if ctx.distributed else None
     loader = DataLoader(train, batch_size=args.batch_size, sampler=sampler, shuffle=sampler is None,
                         drop_last=True, generator=torch.Generator().manual_seed(args.seed))
 
@@ -82,15 +91,18 @@ def main(argv=None) -> dict:
     model = make_model(x.shape[1] * x.shape[2] * x.shape[3], args.hidden, args.seed).to(ctx.device)
     if ctx.distributed:
         model = DDP(model, device_ids=ctx.device_ids)
-    # Linear scaling rule: a k-times larger global batch takes a k-times larger step.
+    # A k-times larger global batch: a larger step (linear rule for SGD, a heuristic that needs
+    # the warm-up below and fails past the critical batch size), reached gradually.
     global_batch = args.batch_size * ctx.world_size * args.accum_steps
-    lr = args.lr * global_batch / args.base_batch
+    lr = scaled_lr(args.lr, args.base_batch, global_batch, args.lr_rule)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    warm_from = min(1.0, args.lr / lr)  # warm up from the rate tuned for the small batch
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_factor(s, args.warmup_steps, warm_from))
     scaler = precision_torch.grad_scaler(plan)
     log(f"global batch {global_batch} ({args.batch_size} per process x {ctx.world_size} x {args.accum_steps} "
-        f"accumulation steps), lr {lr:.3g}")
+        f"accumulation steps), lr {lr:.3g} ({args.lr_rule} rule, warm-up over {args.warmup_steps} steps)")
 
-    epoch_losses, first_indices, start = [], None, time.perf_counter()
+    epoch_losses, first_indices, lrs, start = [], None, [], time.perf_counter()
     samples = 0
     for epoch in range(args.epochs):
         if sampler is not None:
@@ -111,9 +123,11 @@ def main(argv=None) -> dict:
                 # Divide so the accumulated gradient is the mean over all micro-batches, not their sum.
                 scaler.scale(loss / args.accum_steps).backward()
             if last_micro:
+                lrs.append(optimizer.param_groups[0]["lr"])  # the rate this step used
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
+                schedule.step()
             total, count = total + loss.item(), count + 1
             samples += len(xb) * ctx.world_size
         epoch_losses.append(mean_over_ranks(total / count, ctx))
@@ -122,19 +136,49 @@ def main(argv=None) -> dict:
 
     net = model.module if ctx.distributed else model  # the plain model inside the DDP wrapper
     checksum = float(sum(p.detach().double().sum() for p in net.parameters()))
-    accuracy = evaluate(net, x_te, y_te, ctx.device) if ctx.is_main else None
+    # Every rank scores its part of the test set; the all-reduced counts cover each example once.
+    correct, counted = evaluate_distributed(net, x_te, y_te, ctx)
+    # What the default DistributedSampler would count: its padding repeats examples.
+    _, padded_counted = evaluate_distributed(net, x_tr, y_tr, ctx, shard="sampler")
+    accuracy = correct / counted
     if ctx.is_main:
-        log(f"test accuracy {accuracy:.3f}; {samples / seconds:.0f} samples/s over all ranks")
+        log(f"test accuracy {accuracy:.3f} on {counted} examples; {samples / seconds:.0f} samples/s over all ranks")
         if args.checkpoint:
             torch.save(net.state_dict(), args.checkpoint)  # one writer: rank 0
             log(f"saved {args.checkpoint}")
     result = {"rank": ctx.rank, "world_size": ctx.world_size, "backend": ctx.backend, "device": str(ctx.device),
               "global_batch": global_batch, "lr": lr, "epoch_losses": epoch_losses, "param_checksum": checksum,
-              "first_epoch_indices": first_indices, "test_accuracy": accuracy,
-              "samples_per_s": samples / seconds, "autocast": str(amp_dtype)}
+              "first_epoch_indices": first_indices, "train_size": len(train), "lrs": lrs,
+              "test_accuracy": accuracy, "test_correct": correct, "test_counted": counted, "test_size": len(x_te),
+              "train_counted_by_default_sampler": padded_counted, "samples_per_s": samples / seconds,
+              "autocast": str(amp_dtype)}
     save_result(result)
     teardown(ctx)  # destroy_process_group: every rank, after its last collective
     return result
+
+
+@torch.no_grad()
+def evaluate_distributed(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, ctx, shard: str = "strided") -> tuple[int, int]:
+    """Correct predictions and examples scored, summed over all ranks (every rank must call it).
+
+    ``shard="strided"``: rank r scores examples r, r + world, r + 2 world, ...: every example
+    exactly once, the ranks' counts differing by at most one. ``shard="sampler"``: the shards of
+    a default ``DistributedSampler(shuffle=False)``, padded to equal length by repeating the
+    first examples, so up to world-1 of them are counted twice (shown by lesson 09, never use it).
+    """
+    if shard == "strided":
+        mine = torch.arange(ctx.rank, len(x), ctx.world_size)
+    elif shard == "sampler":
+        mine = torch.tensor(list(DistributedSampler(range(len(x)), ctx.world_size, ctx.rank, shuffle=False)))
+    else:
+        raise ValueError(f"shard must be 'strided' or 'sampler', got {shard!r}")
+    model.eval()
+    logits = model(torch.from_numpy(x[mine.numpy()]).to(ctx.device))
+    correct = (logits.argmax(1).cpu() == torch.from_numpy(y[mine.numpy()])).sum()
+    totals = torch.tensor([float(correct), float(len(mine))], dtype=torch.float64, device=ctx.device)
+    if ctx.distributed:
+        torch.distributed.all_reduce(totals)  # SUM over ranks
+    return int(totals[0].item()), int(totals[1].item())
 
 
 @torch.no_grad()

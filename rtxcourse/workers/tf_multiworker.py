@@ -2,7 +2,10 @@
 
 Each worker reads ``TF_CONFIG`` (the list of all workers and which one it is), holds a copy of
 the model on its own devices, trains on its share of each global batch, and all-reduces the
-gradients with the others. Worker 0 is the *chief*: it logs and its checkpoint is the one kept.
+gradients with the others. One of them is the *chief*: it logs and its checkpoint is the one kept.
+Which one is decided from the cluster resolver's task type, as TensorFlow's multi-worker guide
+does (:func:`is_chief`): the ``chief`` task when the cluster has one (Kubeflow's TFJob and
+Vertex AI start a ``chief`` beside the ``worker`` tasks), else worker 0.
 
     # on this machine (each worker a process, GPUs split one per worker, CPUs otherwise):
     from rtxcourse import distributed
@@ -61,14 +64,16 @@ def main(argv=None) -> dict:
     from rtxcourse.distributed_tf import build_in_scope, make_train_step
     from rtxcourse.models_tf import mlp
 
-    task_id = strategy.cluster_resolver.task_id or 0  # None when run alone, without TF_CONFIG
-    is_chief = task_id == 0  # no explicit "chief" task in TF_CONFIG: worker 0 plays the chief
-    log = print if is_chief else (lambda *a, **k: None)
+    resolver = strategy.cluster_resolver
+    task_type, task_id = resolver.task_type, resolver.task_id or 0  # None when run alone, without TF_CONFIG
+    cluster = resolver.cluster_spec().as_dict()
+    chief = is_chief(task_type, task_id, cluster)  # "worker 0" is NOT the chief when a chief task exists
+    log = print if chief else (lambda *a, **k: None)
     replicas = strategy.num_replicas_in_sync
     global_batch = args.batch_per_replica * replicas
     keras.mixed_precision.set_global_policy(args.policy)
     tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))  # absent: a single worker on its own
-    workers = len(tf_config.get("cluster", {}).get("worker", [])) or 1
+    workers = sum(len(cluster.get(t, [])) for t in ("chief", "worker")) or 1  # the chief trains too
     log(f"{replicas} replicas over {workers} worker(s), "
         f"global batch {global_batch}, policy {args.policy}")
 
@@ -101,10 +106,10 @@ def main(argv=None) -> dict:
             log(f"step {step + 1}/{args.steps}: loss {losses[-1]:.4f}")
     seconds = time.perf_counter() - start
 
-    checkpoint = save_checkpoint(tf, model, optimizer, args.checkpoint_dir, task_id) if args.checkpoint_dir else None
+    checkpoint = save_checkpoint(tf, model, optimizer, args.checkpoint_dir, chief, task_id) if args.checkpoint_dir else None
     if checkpoint:
         log(f"checkpoint: {checkpoint}")
-    result = {"task_id": task_id, "replicas": replicas, "global_batch": global_batch, "losses": losses,
+    result = {"task_type": task_type, "task_id": task_id, "is_chief": chief, "replicas": replicas, "global_batch": global_batch, "losses": losses,
               "weights_sum": float(sum(float(tf.reduce_sum(tf.cast(w, tf.float64))) for w in model.weights)),
               "checkpoint": checkpoint, "examples_per_s": args.steps * global_batch / seconds,
               "fit": fit_report, "policy": args.policy, "tf_config": tf_config}
@@ -112,16 +117,28 @@ def main(argv=None) -> dict:
     return result
 
 
-def save_checkpoint(tf, model, optimizer, directory: str, task_id: int) -> str | None:
+def is_chief(task_type: str | None, task_id: int, cluster: dict) -> bool:
+    """Whether this task is the chief, from the cluster resolver's view (TensorFlow's own rule).
+
+    A ``chief`` task when the cluster has one; worker 0 only when it has none; a task started
+    without ``TF_CONFIG`` (``task_type`` None) is alone and therefore the chief. Deciding by
+    ``task_id == 0`` alone makes the chief *and* worker 0 both write the real checkpoint.
+    """
+    if task_type is None or task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and not cluster.get("chief")
+
+
+def save_checkpoint(tf, model, optimizer, directory: str, chief: bool, task_id: int) -> str | None:
     """Every worker saves (saving runs collectives); only the chief's copy is kept.
 
     The other workers write to a temporary folder they delete afterwards, as the TensorFlow
     multi-worker guide recommends: two workers writing one path would corrupt it.
     """
-    target = directory if task_id == 0 else tempfile.mkdtemp(prefix=f"worker{task_id}-")
+    target = directory if chief else tempfile.mkdtemp(prefix=f"worker{task_id}-")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     path = tf.train.CheckpointManager(checkpoint, target, max_to_keep=1).save()
-    if task_id != 0:
+    if not chief:
         shutil.rmtree(target, ignore_errors=True)
         return None
     return path
