@@ -30,83 +30,158 @@ def trained_logits(noise=1e-6):
     return logits, logits + noise
 
 
-def good():
-    return dict(torch_resume=run(), keras_resume=run(total=6, start=3), torchrun_job=run(restarts=1),
-                tf_job=run(restarts=1),
-                exports={"SavedModel": trained_logits(), "torch.export": trained_logits(0.0),
-                         "ONNX": trained_logits(3e-6)},
-                labels=LABELS)
+SHAPES = [("torch",), ("tf",), ("torch", "tf")]  # a torch-only, a TensorFlow-only and a full install
+CLAIMS = {"torch": 9, "tf": 8}  # per framework that ran, plus one: "at least one framework ran"
 
 
-def test_good_evidence_passes(capsys):
-    lesson10.check(**good())
-    assert "all 14 claims hold" in capsys.readouterr().out
+def good(ran=("torch", "tf")):
+    """Evidence of the sections of ``ran``, as the lesson records it: keyed by framework."""
+    evidence = dict(resume={}, jobs={}, exports={}, labels=LABELS)
+    if "torch" in ran:
+        evidence["resume"]["torch"] = run()
+        evidence["jobs"]["torch"] = run(restarts=1)
+        evidence["exports"]["torch"] = {"torch.export": trained_logits(0.0), "ONNX": trained_logits(3e-6)}
+    if "tf" in ran:
+        evidence["resume"]["tf"] = run(total=6, start=3)
+        evidence["jobs"]["tf"] = run(restarts=1)
+        evidence["exports"]["tf"] = {"SavedModel": trained_logits()}
+    return evidence
 
 
-def broken(edit):
-    evidence = copy.deepcopy(good())
+@pytest.mark.parametrize("ran", SHAPES)
+def test_good_evidence_passes(ran, capsys):
+    lesson10.check(ran=set(ran), **good(ran))
+    assert f"all {1 + sum(CLAIMS[fw] for fw in ran)} claims hold" in capsys.readouterr().out
+
+
+def broken(ran, edit):
+    evidence = copy.deepcopy(good(ran))
     edit(evidence)
     return evidence
 
 
 def no_optimizer_state(e):  # Adam restarted from zero moments: the weights drift apart
-    e["torch_resume"]["resumed_weights"] = e["torch_resume"]["resumed_weights"] + 2e-2
+    e["resume"]["torch"]["resumed_weights"] = e["resume"]["torch"]["resumed_weights"] + 2e-2
 
 
 def rng_not_restored(e):  # other dropout masks after the resume: the losses differ from there on
-    e["keras_resume"]["resumed_losses"][1] += 0.05
+    e["resume"]["tf"]["resumed_losses"][1] += 0.05
 
 
 def restart_from_scratch(e):  # same final weights (deterministic) but nothing was resumed
-    e["torchrun_job"]["resumed_from_step"] = None
+    e["jobs"]["torch"]["resumed_from_step"] = None
+
+
+def torch_job_lost_rng(e):  # only rank 0's RNG state saved: rank 1 draws other batches after the restart
+    e["jobs"]["torch"]["resumed_losses"][-1] += 1e-3
 
 
 def no_restart_happened(e):  # the worker was never killed: the job proves nothing
-    e["tf_job"]["restart_count"] = 0
+    e["jobs"]["tf"]["restart_count"] = 0
+
+
+def torch_worker_never_killed(e):
+    e["jobs"]["torch"]["restart_count"] = 0
 
 
 def tf_lost_a_step(e):  # resumed from the last backup but the step counter was not in it
-    e["tf_job"]["resumed_losses"] = e["tf_job"]["resumed_losses"][:-1]
+    e["jobs"]["tf"]["resumed_losses"] = e["jobs"]["tf"]["resumed_losses"][:-1]
+
+
+def tf_restored_at_zero(e):  # the backup directory was wiped on restart: step 0 is "restored"
+    e["jobs"]["tf"]["resumed_from_step"] = 0
 
 
 def untrained_export(e):  # exported before fit: the reload agrees with a model that knows nothing
     logits = RNG.normal(size=(len(LABELS), 10)).astype(np.float32)
-    e["exports"]["SavedModel"] = (logits, logits)
+    e["exports"]["tf"]["SavedModel"] = (logits, logits)
 
 
 def export_of_other_weights(e):  # ONNX exported from a fresh model, compared with the trained one
-    orig, _ = e["exports"]["ONNX"]
-    e["exports"]["ONNX"] = (orig, RNG.normal(size=orig.shape).astype(np.float32))
+    orig, _ = e["exports"]["torch"]["ONNX"]
+    e["exports"]["torch"]["ONNX"] = (orig, RNG.normal(size=orig.shape).astype(np.float32))
 
 
-def only_two_formats(e):
-    del e["exports"]["ONNX"]
+def pt2_of_the_fresh_model(e):  # torch.export traced before load_state_dict: other logits
+    orig, _ = e["exports"]["torch"]["torch.export"]
+    e["exports"]["torch"]["torch.export"] = (orig, orig[::-1].copy())
+
+
+def only_one_torch_format(e):
+    del e["exports"]["torch"]["ONNX"]
+
+
+def no_tf_export(e):  # the export cell was skipped, but the section's other cells ran
+    e["exports"]["tf"] = {}
 
 
 def resumed_at_the_end(e):  # "resumed" from the final checkpoint: nothing left to show
-    e["torch_resume"]["resumed_from_step"] = e["torch_resume"]["total_steps"]
+    e["resume"]["torch"]["resumed_from_step"] = e["resume"]["torch"]["total_steps"]
 
 
-@pytest.mark.parametrize("edit, claim", [
-    (no_optimizer_state, "PyTorch checkpoint: ends with the uninterrupted run's weights"),
-    (rng_not_restored, "Keras BackupAndRestore: ends with the uninterrupted run's weights"),
-    (restart_from_scratch, "torchrun --max-restarts: resumed from a checkpoint mid-run"),
-    (no_restart_happened, "TF multi-worker: a worker was killed and the job restarted"),
-    (tf_lost_a_step, "TF multi-worker: ends with the uninterrupted run's weights"),
-    (untrained_export, "SavedModel: the trained model, reloaded"),
-    (export_of_other_weights, "ONNX: the trained model, reloaded"),
-    (only_two_formats, "three export formats were reloaded"),
-    (resumed_at_the_end, "PyTorch checkpoint: resumed from a checkpoint mid-run"),
-])
-def test_each_claim_fails_on_broken_evidence(edit, claim):
+def keras_from_scratch(e):  # BackupAndRestore pointed at a new directory: epoch 0 again
+    e["resume"]["tf"]["resumed_from_step"] = 0
+
+
+# (the framework whose sections show the claim, the broken evidence, the one claim that must fail)
+BREAKS = [
+    ("torch", no_optimizer_state, "PyTorch checkpoint: ends with the uninterrupted run's weights"),
+    ("torch", resumed_at_the_end, "PyTorch checkpoint: resumed from a checkpoint mid-run"),
+    ("torch", torch_worker_never_killed, "torchrun --max-restarts: a worker was killed and the job restarted"),
+    ("torch", restart_from_scratch, "torchrun --max-restarts: resumed from a checkpoint mid-run"),
+    ("torch", torch_job_lost_rng, "torchrun --max-restarts: ends with the uninterrupted run's weights"),
+    ("torch", only_one_torch_format, "PyTorch: each of its 2 export formats was reloaded"),
+    ("torch", export_of_other_weights, "ONNX: the trained model, reloaded"),
+    ("torch", pt2_of_the_fresh_model, "torch.export: the trained model, reloaded"),
+    ("tf", keras_from_scratch, "Keras BackupAndRestore: resumed from a checkpoint mid-run"),
+    ("tf", rng_not_restored, "Keras BackupAndRestore: ends with the uninterrupted run's weights"),
+    ("tf", no_restart_happened, "TF multi-worker: a worker was killed and the job restarted"),
+    ("tf", tf_restored_at_zero, "TF multi-worker: resumed from a checkpoint mid-run"),
+    ("tf", tf_lost_a_step, "TF multi-worker: ends with the uninterrupted run's weights"),
+    ("tf", no_tf_export, "TensorFlow: each of its 1 export formats was reloaded"),
+    ("tf", untrained_export, "SavedModel: the trained model, reloaded"),
+]
+
+
+@pytest.mark.parametrize("ran, edit, claim", [
+    pytest.param(ran, edit, claim, id=f"{'+'.join(ran)}-{edit.__name__}") for ran in SHAPES for fw, edit, claim in BREAKS if fw in ran])
+def test_each_claim_fails_on_broken_evidence(ran, edit, claim):
     with pytest.raises(AssertionError) as info:
-        lesson10.check(**broken(edit))
+        lesson10.check(ran=set(ran), **broken(ran, edit))
     message = str(info.value)
     assert claim in message and message.startswith("Lesson 10: 1 of "), message  # that claim alone
 
 
+def test_every_claim_of_each_framework_has_a_broken_case():
+    for fw in CLAIMS:  # all but "left its evidence": the resume, the job (3), exports count + each format
+        claims = {claim for f, _, claim in BREAKS if f == fw}
+        assert len(claims) == CLAIMS[fw] - 1, (fw, sorted(claims))
+
+
+@pytest.mark.parametrize("ran", SHAPES, ids="+".join)
+@pytest.mark.parametrize("kind", ["resume", "jobs", "exports"])
+def test_a_framework_that_ran_must_leave_its_evidence(ran, kind):
+    for fw in ran:  # its sections ran (sections.ran() says so) but the lesson passed nothing for them
+        evidence = broken(ran, lambda e: e[kind].pop(fw))
+        with pytest.raises(AssertionError, match=f"1 of .*{lesson10.NAMES[fw]}: every section that ran left its evidence"):
+            lesson10.check(ran=set(ran), **evidence)
+
+
+def test_nothing_ran_fails():
+    with pytest.raises(AssertionError, match="the sections of at least one framework ran"):
+        lesson10.check(ran=set(), **good(()))
+    with pytest.raises(AssertionError, match="the sections of at least one framework ran"):
+        lesson10.check(ran={"jax"}, **good())
+
+
+def test_the_other_frameworks_evidence_is_not_needed_when_it_did_not_run(capsys):
+    evidence = broken(("torch", "tf"), lambda e: e["jobs"]["tf"].update(restart_count=0))
+    lesson10.check(ran={"torch"}, **evidence)  # the broken TF job was never run here: not checked
+    assert "TF multi-worker" not in capsys.readouterr().out
+
+
 def test_a_stated_tolerance_accepts_gpu_sized_differences():
-    e = broken(lambda e: e["torchrun_job"].update(resumed_weights=e["torchrun_job"]["resumed_weights"] + 1e-7))
+    e = broken(("torch",), lambda e: e["jobs"]["torch"].update(resumed_weights=e["jobs"]["torch"]["resumed_weights"] + 1e-7))
     with pytest.raises(AssertionError):
-        lesson10.check(**e)
-    lesson10.check(**e, atol=1e-6)
+        lesson10.check(ran={"torch"}, **e)
+    lesson10.check(ran={"torch"}, **e, atol=1e-6)
