@@ -34,7 +34,8 @@ title = "does nothing"
 
 
 @pytest.mark.slow
-def test_harness_skips_with_reason_and_fails_a_notebook_that_ran_nothing(tmp_path):
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadfile"]], ids=["serial", "xdist"])
+def test_harness_skips_with_reason_and_fails_a_notebook_that_ran_nothing(tmp_path, workers):
     nbdir = tmp_path / "notebooks"
     save_clean(new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("assert x == 1")]), nbdir / "01_runs.ipynb")
     save_clean(new_notebook(cells=[new_code_cell("raise RuntimeError('must not run here')")]), nbdir / "02_needs_cluster.ipynb")
@@ -43,7 +44,7 @@ def test_harness_skips_with_reason_and_fails_a_notebook_that_ran_nothing(tmp_pat
     (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text())
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -ra --nbval-lax --nbval-current-env -p no:cacheprovider\n")
     env = dict(os.environ, RTXCOURSE_LESSONS=str(tmp_path / "lessons.toml"), RTXCOURSE_TIER="cpu")
-    r = subprocess.run([sys.executable, "-m", "pytest", "notebooks"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    r = subprocess.run([sys.executable, "-m", "pytest", "notebooks", *workers], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     out = r.stdout + r.stderr
     assert "lesson 02 needs a multi-gpu machine; this one is cpu" in out, out
     assert "03_does_nothing.ipynb: ran no cell" in out, out

@@ -19,7 +19,7 @@ from pathlib import Path
 from rtxcourse.hardware import FRAMEWORKS, available_frameworks
 from rtxcourse.runtime import TIERS, tier_rank
 
-__all__ = ["FRAMEWORKS", "CatalogError", "Lesson", "available_frameworks", "by_notebook", "lesson_plan", "lessons"]
+__all__ = ["FRAMEWORKS", "CatalogError", "Lesson", "available_frameworks", "by_notebook", "lesson_plan", "lessons", "topics"]
 
 _CATALOG = Path(__file__).with_name("lessons.toml")
 
@@ -35,6 +35,7 @@ class Lesson:
     title: str
     frameworks: tuple[str, ...] = ()
     needs: tuple[str, ...] | None = None  # None: every framework in `frameworks`
+    topic: str = ""  # lessons teaching one topic in different frameworks share it ("" : the lesson's own)
     min_tier: str = "cpu"
     full_size_tier: str = "cpu"
     quick_seconds: float = 60
@@ -104,6 +105,14 @@ def lessons(path: str | None = None) -> tuple[Lesson, ...]:
     return out
 
 
+def topics() -> dict[str, list[Lesson]]:
+    """Lessons grouped by topic (a lesson without a topic is a topic of its own)."""
+    out: dict[str, list[Lesson]] = {}
+    for lesson in lessons():
+        out.setdefault(lesson.topic or lesson.id, []).append(lesson)
+    return out
+
+
 def by_notebook(path: str | Path) -> Lesson | None:
     """The lesson whose notebook, exercise or solution is ``path`` (matched by file name)."""
     name = Path(path).stem
@@ -120,7 +129,9 @@ def lesson_plan(tier: str, available: set[str] | None = None) -> dict:
     for lesson in lessons():
         ok, why = lesson.can_run(tier, available)
         if not ok:
-            cannot.append(f"{lesson.id} ({why})")
+            twins = [t.id for t in lessons() if t.topic and t.topic == lesson.topic and t.can_run(tier, available)[0]]
+            also = f"; its topic runs here in lesson {', '.join(twins)}" if twins else ""
+            cannot.append(f"{lesson.id} ({why}{also})")
             continue
         (full if lesson.full_size_on(tier) else reduced).append(lesson.id)
         skipped = lesson.missing_sections(available)

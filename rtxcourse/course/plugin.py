@@ -24,10 +24,11 @@ ROOT = Path.cwd()  # replaced by pytest's rootdir in pytest_configure
 # before the session fails: the catalog must stay honest about durations.
 DURATION_FACTOR, DURATION_SLACK_S = 3.0, 30.0
 
-_nb_items: dict[Path, list] = defaultdict(list)
+# Filled from test reports only, so the checks also hold under pytest-xdist (the controller sees
+# every worker's reports; the workers' own sessionfinish does not decide the exit status).
+_nb_runnable: set[Path] = set()
 _nb_seconds: dict[Path, float] = defaultdict(float)
 _nb_passed: dict[Path, int] = defaultdict(int)
-_nb_limit: dict[Path, float] = {}
 
 
 def pytest_configure(config):
@@ -40,8 +41,8 @@ def _is_notebook_item(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    from rtxcourse.course import catalog
     from rtxcourse import runtime
+    from rtxcourse.course import catalog
 
     tier, available = runtime.tier(), catalog.available_frameworks()
     for item in items:
@@ -55,10 +56,16 @@ def pytest_collection_modifyitems(config, items):
         ok, reason = lesson.can_run(tier, available)
         if not ok:
             item.add_marker(pytest.mark.skip(reason=reason))
-            continue
-        seconds = lesson.quick_seconds if path.stem == lesson.stem else lesson.exercise_seconds
-        _nb_limit[path] = seconds * DURATION_FACTOR + DURATION_SLACK_S
-        _nb_items[path].append(item.nodeid)
+
+
+def _limit_s(path: Path) -> float | None:
+    from rtxcourse.course import catalog
+
+    lesson = catalog.by_notebook(path)
+    if lesson is None:
+        return None
+    seconds = lesson.quick_seconds if path.stem == lesson.stem else lesson.exercise_seconds
+    return seconds * DURATION_FACTOR + DURATION_SLACK_S
 
 
 def pytest_runtest_logreport(report):
@@ -67,19 +74,22 @@ def pytest_runtest_logreport(report):
         return
     path = (ROOT / path).resolve() if not path.is_absolute() else path
     _nb_seconds[path] += report.duration
+    if report.when == "setup" and not report.skipped:
+        _nb_runnable.add(path)
     if report.when == "call" and report.passed:
         _nb_passed[path] += 1
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        return
     problems = []
-    for path, limit in _nb_limit.items():
-        if not _nb_items.get(path):
-            continue
+    for path in sorted(_nb_runnable):
+        limit = _limit_s(path)
         rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         if _nb_passed.get(path, 0) == 0 and session.testsfailed == 0:
             problems.append(f"{rel}: ran no cell (a notebook that runs nothing proves nothing)")
-        if _nb_seconds.get(path, 0.0) > limit:
+        if limit is not None and _nb_seconds.get(path, 0.0) > limit:
             problems.append(
                 f"{rel}: took {_nb_seconds[path]:.0f} s in quick mode, over its limit of {limit:.0f} s "
                 "(shrink the quick sizes or correct quick_seconds in rtxcourse/course/lessons.toml)"
