@@ -464,7 +464,7 @@ class _Streams:
 def _supervise(job: JobResult, procs: dict[int | None, subprocess.Popen], run_dir: Path,
                timeout: float, echo) -> JobResult:
     """Collect logs until every process exits, a rank fails, or ``timeout`` passes."""
-    from rtxcourse.runtime import _TF_NOISE
+    from rtxcourse.hardware import _TF_NOISE
 
     show = _echo_function(echo)
     last_seen = {r: time.monotonic() for r in range(job.nprocs)}

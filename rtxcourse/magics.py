@@ -37,7 +37,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from rtxcourse import distributed
+from rtxcourse import distributed, sections
 
 _TF_IMPORT = re.compile(r"^\s*(?:import|from)\s+(?:tensorflow|keras)\b", re.MULTILINE)
 _TORCH_IMPORT = re.compile(r"^\s*(?:import|from)\s+torch\b", re.MULTILINE)
@@ -114,6 +114,8 @@ def parse_line(line: str) -> argparse.Namespace:
 def distributed_magic(line: str, cell: str, user_ns: dict | None = None) -> None:
     """The body of ``%%distributed``: run the cell, print a summary, store the result if asked."""
     ns = parse_line(line)
+    if not sections.enter(guess_framework(cell) if ns.framework == "auto" else ns.framework):
+        return  # a one-framework install: the cell is that framework's section, skipped with one line
     job = run_cell(cell, ns.nprocs, ns.framework, args=ns.args, device=ns.device,
                    timeout=ns.timeout, echo=not ns.quiet)
     print(f"{job.framework}: {job.nprocs} processes on {job.device} finished in {job.seconds:.1f} s")

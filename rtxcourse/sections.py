@@ -38,19 +38,32 @@ def needs_line(framework: str) -> str:
     return f"⏭ This section needs {pretty}: pip install -e '.[{framework}]' (skipped here)"
 
 
+def enter(framework: str) -> bool:
+    """Start a section of ``framework``: True if it may run; else print the one line and record the skip.
+
+    Other course cell magics that are framework sections (``%%seed --framework``,
+    ``%%distributed``) call this too, so :func:`ran` and :func:`skipped` see every section.
+    """
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"a section's framework must be one of {sorted(FRAMEWORKS)}, got {framework!r}")
+    if framework not in available_frameworks():
+        _skipped[framework] = _skipped.get(framework, 0) + 1
+        print(needs_line(framework))
+        return False
+    _ran[framework] = _ran.get(framework, 0) + 1
+    return True
+
+
 def run_section(line: str, cell: str, ipython) -> None:
     """The body of ``%%framework NAME``: run ``cell`` in the notebook if NAME is available."""
     name = line.strip()
     if name not in FRAMEWORKS:
         raise ValueError(f"%%framework takes one of {sorted(FRAMEWORKS)}, got {name!r}")
-    if name not in available_frameworks():
-        _skipped[name] = _skipped.get(name, 0) + 1
-        print(needs_line(name))
+    if not enter(name):
         return
     result = ipython.run_cell(cell, store_history=False)
     if not result.success:
         raise SectionFailed(f"the {name} section above failed (its error is shown above)")
-    _ran[name] = _ran.get(name, 0) + 1
 
 
 def ran() -> set[str]:

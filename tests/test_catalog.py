@@ -102,7 +102,11 @@ def test_cells_of_optional_frameworks_are_marked_sections(lesson, path):
             continue
         src = "".join(cell["source"])
         first = src.lstrip().split("\n", 1)[0].split()
-        section = first[1] if first[:1] == ["%%framework"] and len(first) > 1 else None
+        # A section: `%%framework NAME`, or another course cell magic with `--framework NAME` (%%seed).
+        section = (first[1] if first[:1] == ["%%framework"] and len(first) > 1 else
+                   first[first.index("--framework") + 1] if first[:1] and first[0].startswith("%%")
+                   and "--framework" in first[:-1] else
+                   ("tf" if "--tf" in first else "torch") if first[:1] == ["%%distributed"] else None)
         for fw, pattern in _FRAMEWORK_USE.items():
             if pattern.search(src) and fw not in lesson.required and section != fw:
                 bad.append(f"cell {cell.get('id')} uses {fw} but does not start with '%%framework {fw}'")
