@@ -68,9 +68,15 @@ def _strip(cell_src: str, begin: str, end: str, stub: str | None, where: str) ->
 
 
 def question_ids(cell) -> list[tuple[str, float]]:
-    """The ``(id, points)`` of every ``question("id", points=N)`` call in a code cell."""
+    """The ``(id, points)`` of every ``question("id", points=N)`` call in a code cell.
+
+    A cell that starts with a cell magic (``%%framework tf``) is read without that line: its body is Python.
+    """
+    src = notebook.source(cell).lstrip()
+    if src.startswith("%%"):
+        src = src.partition("\n")[2]
     try:
-        tree = ast.parse(notebook.source(cell))
+        tree = ast.parse(src)
     except SyntaxError:
         return []
     out = []
