@@ -32,6 +32,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name rtxcourse --display-name "Python (rtxcourse)"
+	@# No "get notified about Jupyter news?" pop-up for learners: JupyterLab reads overrides.json from the venv.
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 	@echo "rtxcourse installed in $(VENV). Check your machine with: $(VENV)/bin/rtxcourse doctor"
 

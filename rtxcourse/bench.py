@@ -25,6 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from rtxcourse import gpus
+
 _PREFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
 
 
@@ -256,76 +258,13 @@ class Report:
 # --------------------------------------------------------------------------- peaks and MFU
 #
 # Model FLOPs utilisation (MFU) = achieved FLOP/s / the device's peak FLOP/s for the dtype the
-# work ran in. The peaks below are NVIDIA's datasheet (or architecture whitepaper) figures for
-# DENSE math. Datasheets print Tensor Core figures "with sparsity" (2:4 structured sparsity,
-# marked *); those are twice the dense figure and are never reachable by dense training, so
-# every starred value was halved here. GeForce figures are for fp16/bf16 with FP32 accumulate
-# (what autocast does); their fp16-accumulate figures are twice as high. Clocks are boost
-# clocks: a long run at a lower clock reaches less.
+# work ran in. The peaks are the dense datasheet figures of the course's one GPU table,
+# rtxcourse.gpus (sparse "with sparsity" figures halved there, each row with its source).
 
 
-@dataclass(frozen=True)
-class GpuPeaks:
-    """Dense peak TFLOP/s per dtype and memory bandwidth of one GPU, with the source."""
-
-    name: str
-    tflops: dict[str, float]  # dtype -> dense TFLOP/s: fp32 (CUDA cores), tf32/fp16/bf16/fp8 (Tensor Cores)
-    memory_gbs: float  # HBM/GDDR bandwidth in GB/s
-    source: str
-
-
-# (pattern matched against the device name, peaks); the first match wins, so specific
-# patterns (H100 PCIe) come before general ones (H100).
-_GPU_PEAKS: list[tuple[str, GpuPeaks]] = [
-    (r"B200", GpuPeaks("B200", {"fp32": 75, "tf32": 1100, "fp16": 2250, "bf16": 2250, "fp8": 4500}, 7700,
-                       "NVIDIA Blackwell datasheet, HGX B200 per-GPU column at 1,000 W (sparse figures halved)")),
-    (r"H200.*NVL", GpuPeaks("H200 NVL", {"fp32": 60, "tf32": 417.5, "fp16": 835.5, "bf16": 835.5, "fp8": 1670.5}, 4800,
-                            "NVIDIA H200 datasheet, H200 NVL column (sparse figures halved)")),
-    (r"H200", GpuPeaks("H200 SXM", {"fp32": 67, "tf32": 494.5, "fp16": 989.5, "bf16": 989.5, "fp8": 1979}, 4800,
-                       "NVIDIA H200 datasheet, H200 SXM column (sparse figures halved)")),
-    (r"H100.*NVL", GpuPeaks("H100 NVL", {"fp32": 60, "tf32": 417.5, "fp16": 835.5, "bf16": 835.5, "fp8": 1670.5}, 3900,
-                            "NVIDIA H100 datasheet, H100 NVL column (sparse figures halved)")),
-    (r"H100.*PCI", GpuPeaks("H100 PCIe", {"fp32": 51, "tf32": 378, "fp16": 756, "bf16": 756, "fp8": 1513}, 2000,
-                            "NVIDIA H100 datasheet, H100 PCIe column (sparse figures halved)")),
-    (r"H100", GpuPeaks("H100 SXM", {"fp32": 67, "tf32": 494.5, "fp16": 989.5, "bf16": 989.5, "fp8": 1979}, 3350,
-                       "NVIDIA H100 datasheet, H100 SXM column (sparse figures halved)")),
-    (r"A100.*80\s*GB.*PCI|A100.*PCI.*80\s*GB", GpuPeaks(
-        "A100 80GB PCIe", {"fp32": 19.5, "tf32": 156, "fp16": 312, "bf16": 312}, 1935,
-        "NVIDIA A100 datasheet, 80GB PCIe column (sparse figures halved)")),
-    (r"A100.*80\s*GB", GpuPeaks("A100 80GB SXM", {"fp32": 19.5, "tf32": 156, "fp16": 312, "bf16": 312}, 2039,
-                                "NVIDIA A100 datasheet, 80GB SXM column (sparse figures halved)")),
-    (r"A100", GpuPeaks("A100 40GB", {"fp32": 19.5, "tf32": 156, "fp16": 312, "bf16": 312}, 1555,
-                       "NVIDIA A100 datasheet, 40GB PCIe/SXM columns (sparse figures halved)")),
-    (r"L40S", GpuPeaks("L40S", {"fp32": 91.6, "tf32": 183, "fp16": 362, "bf16": 362, "fp8": 733}, 864,
-                       "NVIDIA L40S datasheet (sparse figures halved)")),
-    (r"\bL4\b", GpuPeaks("L4", {"fp32": 30.3, "tf32": 60, "fp16": 121, "bf16": 121, "fp8": 242.5}, 300,
-                         "NVIDIA L4 datasheet (sparse figures halved)")),
-    (r"\bA10\b", GpuPeaks("A10", {"fp32": 31.2, "tf32": 62.5, "fp16": 125, "bf16": 125}, 600,
-                          "NVIDIA A10 datasheet (sparse figures halved)")),
-    (r"RTX 4090(?!\s*D\b)", GpuPeaks("GeForce RTX 4090", {"fp32": 82.6, "tf32": 82.6, "fp16": 165.2, "bf16": 165.2, "fp8": 330.3}, 1008,
-                                      "NVIDIA Ada Lovelace architecture whitepaper, RTX 4090 (FP32 accumulate, dense)")),
-    (r"RTX 3090(?!\s*Ti)", GpuPeaks("GeForce RTX 3090", {"fp32": 35.6, "tf32": 35.6, "fp16": 71, "bf16": 71}, 936,
-                                     "NVIDIA Ampere GA102 whitepaper, RTX 3090 (FP32 accumulate, dense)")),
-    (r"\bT4\b", GpuPeaks("T4", {"fp32": 8.1, "fp16": 65}, 320, "NVIDIA T4 datasheet (FP16/FP32 mixed precision)")),
-    (r"V100.*PCI", GpuPeaks("V100 PCIe", {"fp32": 14, "fp16": 112}, 900, "NVIDIA V100 datasheet, PCIe column")),
-    (r"V100", GpuPeaks("V100 SXM2", {"fp32": 15.7, "fp16": 125}, 900, "NVIDIA V100 datasheet, SXM2 column")),
-]
-# Laptop parts share desktop names but run at a fraction of their power and clocks.
-_NOT_IN_TABLE = r"Laptop|Mobile|Max-Q"
-
-
-def gpu_peaks(gpu_name: str) -> GpuPeaks | None:
-    """The :class:`GpuPeaks` whose pattern matches a device name (``torch.cuda.get_device_name()``)."""
-    import re
-
-    if not isinstance(gpu_name, str):
-        raise TypeError(f"gpu_name must be a string such as 'NVIDIA H100 80GB HBM3', got {type(gpu_name).__name__}")
-    if re.search(_NOT_IN_TABLE, gpu_name, re.IGNORECASE):
-        return None
-    for pattern, peaks in _GPU_PEAKS:
-        if re.search(pattern, gpu_name, re.IGNORECASE):
-            return peaks
-    return None
+def gpu_peaks(gpu_name: str) -> gpus.GpuSpec | None:
+    """The table row (:class:`rtxcourse.gpus.GpuSpec`) whose pattern matches a device name."""
+    return gpus.lookup(gpu_name)
 
 
 def peak_flops(gpu_name: str, dtype) -> float | None:
@@ -333,8 +272,11 @@ def peak_flops(gpu_name: str, dtype) -> float | None:
     from rtxcourse.precision import normalize_dtype
 
     peaks = gpu_peaks(gpu_name)
-    key = normalize_dtype(dtype)
-    key = "fp8" if key.startswith("fp8") else key
+    if str(dtype).lower().removeprefix("torch.") in ("fp64", "float64", "double"):
+        key = "fp64_tc" if peaks is not None and "fp64_tc" in peaks.tflops else "fp64"  # FP64 Tensor Cores where they exist
+    else:
+        key = normalize_dtype(dtype)
+        key = "fp8" if key.startswith("fp8") else key
     if peaks is None or key not in peaks.tflops:
         return None
     return peaks.tflops[key] * 1e12
@@ -356,13 +298,16 @@ class MFU:
                 f"{format_rate(self.peak_flops, 'FLOP')}; {self.reason})")
 
 
-def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: float | None = None) -> MFU:
+def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: float | None = None,
+        source: str = "against the given peak") -> MFU:
     """Model FLOPs utilisation of ``achieved_flops`` (FLOP/s) against the right peak.
 
     Give either ``gpu`` (a device name) and ``dtype`` (the precision the work ran in, e.g.
-    'bf16', 'tf32', torch.float16) to use :data:`the datasheet table <_GPU_PEAKS>`, or
-    ``peak`` (FLOP/s) directly, e.g. a CPU's measured or estimated peak. When the GPU or the
-    dtype is not in the table, ``value`` is None and ``reason`` says why; nothing is guessed.
+    'bf16', 'tf32', torch.float16) to use the datasheet table :data:`rtxcourse.gpus.GPUS`, or
+    ``peak`` (FLOP/s) directly with ``source`` saying where it comes from (for a CPU:
+    :func:`cpu_peak_flops`). When the GPU or the dtype is not in the table, ``value`` is None
+    and ``reason`` says why; nothing is guessed. A value above 1 means the peak is wrong (or
+    the FLOPs were over-counted): check ``0 < value <= 1``.
     """
     if not isinstance(achieved_flops, (int, float)) or not math.isfinite(achieved_flops) or achieved_flops < 0:
         raise ValueError(f"achieved_flops must be a finite FLOP/s >= 0, got {achieved_flops!r}")
@@ -371,18 +316,78 @@ def mfu(achieved_flops: float, *, gpu: str | None = None, dtype=None, peak: floa
             raise ValueError("give either peak= or gpu= (with dtype=), not both")
         if not isinstance(peak, (int, float)) or not peak > 0:
             raise ValueError(f"peak must be a FLOP/s > 0, got {peak!r}")
-        return MFU(achieved_flops / peak, achieved_flops, float(peak), "against the given peak")
+        return MFU(achieved_flops / peak, achieved_flops, float(peak), source)
     if gpu is None or dtype is None:
         raise ValueError("mfu() needs gpu= and dtype= (to look the peak up) or peak= (FLOP/s)")
     peaks = gpu_peaks(gpu)
     if peaks is None:
-        return MFU(None, achieved_flops, None, f"{gpu!r} is not in rtxcourse.bench's peak table (pass peak= from its datasheet)")
+        return MFU(None, achieved_flops, None, f"{gpu!r} is not in rtxcourse.gpus' table (pass peak= from its datasheet)")
     found = peak_flops(gpu, dtype)
     if found is None:
         return MFU(None, achieved_flops, None, f"no dense {dtype} peak for {peaks.name}: it has no such Tensor Core path")
     return MFU(achieved_flops / found, achieved_flops, found, f"dense {dtype} peak of {peaks.name}, {peaks.source}")
 
 
-def known_gpus() -> list[GpuPeaks]:
-    """Every GPU in the peak table, newest first, for printing side by side."""
-    return [peaks for _, peaks in _GPU_PEAKS]
+def known_gpus() -> list[gpus.GpuSpec]:
+    """Every GPU in the table, newest first (data centre, then GeForce), for printing side by side."""
+    return list(gpus.GPUS)
+
+
+# FLOPs per cycle per core of the widest path each CPU feature gives, counting a fused
+# multiply-add as 2 and assuming two vector units: an upper bound (many cores have one 512-bit
+# unit, or split AVX-512 in two halves), so an MFU against it never exceeds 1.
+_CPU_FLOP_PER_CYCLE = {
+    "fp32": (("avx512f", 64), ("avx2", 32)),
+    "bf16": (("amx_bf16", 2048), ("avx512_bf16", 128)),
+    "fp16": (("amx_fp16", 2048), ("avx512_fp16", 128)),
+}
+
+
+def _cpu_clock_ghz() -> tuple[float, str]:
+    """The highest clock this CPU reports (cpufreq maximum, else /proc/cpuinfo), in GHz, and where from."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", encoding="utf-8") as f:
+            return int(f.read().strip()) / 1e6, "maximum clock"
+    except (OSError, ValueError):
+        pass
+    mhz = []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            mhz = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
+    except (OSError, ValueError, IndexError):
+        pass
+    if mhz:  # often the base clock (virtual machines): allow for boost so the bound stays a bound
+        return 1.5 * max(mhz) / 1e3, f"1.5x the reported {max(mhz) / 1e3:.2f} GHz, for boost"
+    return 5.0, "no clock reported: 5 GHz assumed"
+
+
+def cpu_peak_flops(dtype) -> tuple[float, str]:
+    """An upper bound of this CPU's peak FLOP/s in ``dtype``, and how it was computed, in words.
+
+    CPUs have no datasheet peak per dtype the way GPUs do, so the ceiling is arithmetic: usable
+    cores x clock x FLOPs per cycle of the widest vector or matrix unit the CPU reports
+    (AVX-512, AVX512_BF16, AMX ...; a dtype without a native unit runs at the fp32 rate).
+    Lessons print the returned text next to the MFU, so the reader knows which ceiling was used.
+    """
+    from rtxcourse.hardware import cpu_info
+    from rtxcourse.precision import normalize_dtype
+
+    key = normalize_dtype(dtype)
+    if key == "tf32":
+        key = "fp32"  # TF32 is a GPU mode: a CPU computes float32 as float32
+    if key not in _CPU_FLOP_PER_CYCLE:
+        raise ValueError(f"no CPU peak for {dtype!r}: use one of fp32, bf16, fp16")
+    info = cpu_info()
+    cores = info["usable_cores"] or 1
+    ghz, clock = _cpu_clock_ghz()
+    feats = info["features"]
+    unit = next(((f, n) for f, n in _CPU_FLOP_PER_CYCLE[key] if feats.get(f)), None)
+    if unit is None and key != "fp32":
+        unit = next(((f, n) for f, n in _CPU_FLOP_PER_CYCLE["fp32"] if feats.get(f)), None)
+        via = f"no native {key} unit, so the fp32 rate of "
+    else:
+        via = ""
+    feature, per_cycle = unit or ("scalar", 8)
+    peak = cores * ghz * 1e9 * per_cycle
+    return peak, (f"upper bound of this CPU's {key} peak: {cores} cores x {ghz:.2f} GHz ({clock}) x "
+                  f"{per_cycle} FLOP/cycle ({via}{feature} at full width, an upper bound)")

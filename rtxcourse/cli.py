@@ -3,6 +3,8 @@
     rtxcourse doctor [--json] [--no-frameworks]   what this machine can do, and what to run here
     rtxcourse bench <topic> [--quick] [--json]   the course's benchmarks (see `rtxcourse bench -h`)
     rtxcourse release [--check]                  regenerate exercises/ and solutions/ from source/
+    rtxcourse estimate --params 7e9 ...          memory per GPU, the GPUs it fits on, training time
+    rtxcourse grade SUBMISSIONS --assignment NAME --out DIR [-j N]   grade submitted notebooks
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ BENCH_TOPICS = {
     "precision": ("precision", "matmul sweep and training steps in fp32, TF32, bf16 and fp16"),
     "augment": ("augment", "images/s of the augmentation chain against albumentations and framework pipelines"),
     "ddp": ("ddp", "DistributedDataParallel throughput with 1 and N processes, scaling efficiency"),
+    "convs": ("convs", "standard vs depthwise-separable convolution: params, FLOPs, time, achieved FLOP/s"),
 }
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from rtxcourse import hardware
-    from rtxcourse.course import catalog
+    from rtxcourse import doctor, hardware
 
-    rep = hardware.report(frameworks=not args.no_frameworks)
-    rep["lessons"] = catalog.lesson_plan((rep.get("recommendation") or {}).get("tier", "cpu"))
+    rep = doctor.report(frameworks=not args.no_frameworks)
     print(json.dumps(rep, indent=2, default=str) if args.json else hardware.format_report(rep))
     return 0
 
@@ -52,9 +53,21 @@ def _release(args: argparse.Namespace) -> int:
     return release.main(check=args.check, root=args.root)
 
 
+def _estimate(args: argparse.Namespace) -> int:
+    from rtxcourse import estimate
+
+    return estimate.run(args)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from rtxcourse.course import grade
+
+    return grade.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtxcourse", description="Train deep networks fast on NVIDIA GPUs: course tools.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{doctor,bench,release}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{doctor,bench,release,estimate,grade}")
 
     p = sub.add_parser("doctor", help="show CPU, GPUs, Tensor Cores, frameworks and what to run here")
     p.add_argument("--json", action="store_true", help="print the same facts as JSON")
@@ -81,6 +94,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="write nothing; fail if the committed copies differ")
     p.add_argument("--root", default=None, help="course repository root (default: found from the current folder)")
     p.set_defaults(func=_release)
+
+    p = sub.add_parser("estimate", help="memory per GPU, where a model fits, and its training time")
+    from rtxcourse.estimate import add_arguments as estimate_arguments
+
+    estimate_arguments(p)
+    p.set_defaults(func=_estimate)
+
+    p = sub.add_parser("grade", help="grade submitted notebooks of an exercise: gradebook, feedback, log",
+                       description="Run each submission in a fresh kernel under limits and score its checks "
+                                   "(docs/instructors.md).")
+    p.add_argument("submissions", nargs="?", help="a notebook, or a folder with one file or folder per student")
+    p.add_argument("--assignment", help="the exercise, as named in lessons.toml (e.g. 03_amp_train_step)")
+    p.add_argument("--out", help="folder for gradebook.csv, feedback/, executed/ and grade.log")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds one notebook may run in all (default 600)")
+    p.add_argument("--cell-timeout", type=float, default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--memory", type=float, default=4, help="GB of memory one kernel may use (default 4)")
+    p.add_argument("--source", help="instructor notebook to grade against (default: source/ASSIGNMENT.ipynb)")
+    p.add_argument("--plan", action="store_true", help="print the workshop plan from lessons.toml and exit")
+    p.set_defaults(func=_grade)
     return parser
 
 

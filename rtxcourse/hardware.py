@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from rtxcourse.gpus import TensorCores, fp16_speedup, parse_capability, tensor_cores  # public here too (the doctor's view)
+
 # CPU flags (as /proc/cpuinfo spells them) that matter for training on the CPU.
 CPU_FEATURES = {
     "avx2": "AVX2 (fp32 SIMD)",
@@ -33,56 +35,6 @@ CPU_FEATURES = {
     "amx_bf16": "AMX-BF16 (bf16 tile matmul)",
     "amx_int8": "AMX-INT8",
 }
-
-# Tensor Core generations by compute capability major.minor (NVIDIA CUDA docs, per architecture).
-# Each entry: (first capability, architecture, Tensor Core generation, dense precisions it accelerates)
-_TC_TABLE = [
-    ((7, 0), "Volta", 1, ("fp16",)),
-    ((7, 5), "Turing", 2, ("fp16", "int8", "int4")),
-    ((8, 0), "Ampere", 3, ("fp16", "bf16", "tf32", "int8")),
-    ((8, 9), "Ada Lovelace", 4, ("fp16", "bf16", "tf32", "fp8", "int8")),
-    ((9, 0), "Hopper", 4, ("fp16", "bf16", "tf32", "fp8", "int8")),
-    ((10, 0), "Blackwell", 5, ("fp16", "bf16", "tf32", "fp8", "fp6", "fp4", "int8")),
-]
-# Capabilities 12.x (consumer/workstation Blackwell) sort after 10.0 and so map to Blackwell too.
-
-
-@dataclass
-class TensorCores:
-    """What the Tensor Cores of one compute capability do."""
-
-    architecture: str
-    generation: int  # 0 = no Tensor Cores
-    precisions: tuple[str, ...]
-
-    @property
-    def bf16(self) -> bool:
-        return "bf16" in self.precisions
-
-
-def tensor_cores(capability: tuple[int, int] | str | None) -> TensorCores:
-    """Return the Tensor Core generation and precisions for a compute capability like (8, 6)."""
-    cap = parse_capability(capability)
-    if cap is None:
-        return TensorCores("unknown", 0, ())
-    found = TensorCores("pre-Volta", 0, ())
-    for first, arch, gen, precisions in _TC_TABLE:
-        if cap >= first:
-            found = TensorCores(arch, gen, precisions)
-    # 7.2 (Xavier) is Volta; 8.6/8.7 Ampere; 8.9 is Ada: the ordered table handles all of them.
-    return found
-
-
-def parse_capability(capability) -> tuple[int, int] | None:
-    """Parse ``(8, 6)``, ``"8.6"`` or ``"sm_86"`` into a tuple; None when unknown."""
-    if capability is None:
-        return None
-    if isinstance(capability, (tuple, list)) and len(capability) == 2:
-        return int(capability[0]), int(capability[1])
-    m = re.fullmatch(r"(?:sm_?)?(\d+)[._]?(\d)", str(capability).strip())
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2))
 
 
 @dataclass
@@ -98,7 +50,7 @@ class GPU:
 
     @property
     def tensor_cores(self) -> TensorCores:
-        return tensor_cores(self.capability)
+        return tensor_cores(self.capability, self.name)  # the name tells GTX 16xx (no Tensor Cores) from RTX 20
 
     def to_dict(self) -> dict[str, Any]:
         tc = self.tensor_cores
@@ -469,29 +421,6 @@ def _version_of(dist: str) -> str | None:
 # --------------------------------------------------------------------------- report
 
 
-def recommend(gpus: list[GPU], cpu: dict[str, Any]) -> dict[str, Any]:
-    """Pick the tier and the precision for this machine (the lesson lists are the catalog's)."""
-    n = len(gpus)
-    tier = tier_for(n)
-    if n:
-        weakest = min(gpus, key=lambda g: g.capability or (0, 0))
-        tc = weakest.tensor_cores
-        if tc.bf16:
-            precision = "bf16 autocast / mixed_bfloat16 (no loss scaling needed); TF32 for fp32 matmuls"
-        elif tc.generation:
-            precision = (
-                f"fp16 with dynamic loss scaling ({tc.architecture} Tensor Cores have no bf16): "
-                "torch.amp.GradScaler / keras LossScaleOptimizer"
-            )
-        else:
-            precision = "fp32 (this GPU has no Tensor Cores; mixed precision saves memory but not time)"
-    elif cpu["features"].get("avx512_bf16") or cpu["features"].get("amx_bf16"):
-        precision = "CPU path: bf16 autocast (this CPU has native bf16); never fp16 on a CPU"
-    else:
-        precision = "CPU path: fp32 (no native bf16 on this CPU, so bf16 saves memory but not time); never fp16 on a CPU"
-    return {"tier": tier, "precision": precision}
-
-
 def summary() -> dict[str, Any]:
     """A short description of this machine for benchmark reports; imports no framework.
 
@@ -516,7 +445,11 @@ def summary() -> dict[str, Any]:
 
 
 def report(frameworks: bool = True) -> dict[str, Any]:
-    """Everything ``rtxcourse doctor`` shows, as a JSON-ready dict. Never raises."""
+    """The machine's facts ``rtxcourse doctor`` shows, as a JSON-ready dict. Never raises.
+
+    The tier, the precision and the lesson lists are added by :func:`rtxcourse.doctor.report`,
+    which applies the course's one rule for each.
+    """
     errors: dict[str, str] = {}
 
     def probe(name, fn, default):
@@ -552,7 +485,6 @@ def report(frameworks: bool = True) -> dict[str, Any]:
             if not visible and fw_gpus:  # framework sees GPUs the driver query missed
                 visible = [GPU(x["index"], x["name"], x.get("memory_gib"), parse_capability(x.get("capability")), [fw]) for x in fw_gpus]
     out["gpus"] = [g.to_dict() for g in visible]
-    out["recommendation"] = probe("recommendation", lambda: recommend(visible, cpu), {})
     out["advice"] = probe("advice", lambda: advice(out, len(drv)), [])
     out["errors"] = errors
     return out

@@ -3,6 +3,9 @@
 Every model ends in a ``Dense(num_classes, dtype="float32")`` producing logits: under a
 mixed-precision policy the last layer must compute in float32 (a float16 softmax/logit can
 overflow), and logits with ``from_logits=True`` in the loss are the numerically safe pairing.
+
+Lesson 06's separable models (:func:`separable_cnn`, :func:`inverted_residual`) have torch twins
+in :mod:`rtxcourse.models_torch`; ``models_torch.load_keras_weights`` copies these weights there.
 """
 
 from __future__ import annotations
@@ -74,4 +77,50 @@ def transformer_classifier(seq_len: int = 64, d_model: int = 256, n_heads: int =
     for _ in range(n_layers):
         x = transformer_block(x, d_model, n_heads)
     x = layers.GlobalAveragePooling1D()(layers.LayerNormalization()(x))
+    return keras.Model(inputs, layers.Dense(num_classes, dtype="float32", name="logits")(x), name=name)
+
+
+# --------------------------------------------------------------------------- lesson 06: separable convolutions
+
+
+def _bn():
+    # momentum 0.9 (torch's 0.1) and not Keras' 0.99: after a short run the running statistics
+    # would still be near their initial 0 and 1, and the model would fail at inference.
+    return layers.BatchNormalization(momentum=0.9)
+
+
+def inverted_residual(x, out_channels: int, stride: int = 1, expansion: int = 6):
+    """MobileNetV2 block on NHWC ``x``: 1x1 expand, BN, ReLU6, 3x3 depthwise, BN, ReLU6, 1x1 project, BN (+ x).
+
+    The projection stays linear; the input is added back when stride is 1 and the channels match.
+    """
+    positive_ints(out_channels=out_channels, expansion=expansion)
+    if stride not in (1, 2):
+        raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+    in_channels = x.shape[-1]
+    h = x
+    if expansion != 1:
+        h = layers.ReLU(6.0)(_bn()(layers.Conv2D(in_channels * expansion, 1, use_bias=False)(h)))
+    h = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(h)
+    h = layers.ReLU(6.0)(_bn()(h))
+    h = _bn()(layers.Conv2D(out_channels, 1, use_bias=False)(h))
+    return layers.Add()([x, h]) if stride == 1 and in_channels == out_channels else h
+
+
+def _separable_block(x, filters: int, separable: bool = True):
+    conv = layers.SeparableConv2D if separable else layers.Conv2D
+    return layers.ReLU()(_bn()(conv(filters, 3, padding="same", use_bias=False)(x)))
+
+
+def separable_cnn(input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10, width: int = 32,
+                  name: str = "separable_cnn") -> keras.Model:
+    """small_cnn with every 3x3 conv but the first made depthwise-separable (MobileNet's recipe); NHWC input."""
+    positive_ints(num_classes=num_classes, width=width)
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (H, W, C), got {input_shape!r}")
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = _separable_block(_separable_block(inputs, width, separable=False), width)
+    x = layers.MaxPooling2D()(x)
+    x = layers.MaxPooling2D()(_separable_block(_separable_block(x, 2 * width), 2 * width))
+    x = layers.GlobalAveragePooling2D()(_separable_block(_separable_block(x, 4 * width), 4 * width))
     return keras.Model(inputs, layers.Dense(num_classes, dtype="float32", name="logits")(x), name=name)

@@ -2,9 +2,17 @@
 
 All return logits (no softmax): the loss (``nn.CrossEntropyLoss``) applies log-softmax itself,
 in float32 under autocast, which is both faster and numerically safer.
+
+Lesson 06's separable models (:class:`SeparableConv2d`, :class:`InvertedResidual`,
+:class:`SeparableCNN`) compute the same function as their Keras twins in
+:mod:`rtxcourse.models_tf` once :func:`load_keras_weights` has copied the Keras weights in:
+their BatchNorm layers share epsilon and momentum, and a strided convolution pads the way
+Keras' ``padding="same"`` does (more at the bottom and right than at the top and left).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -92,6 +100,179 @@ class TransformerClassifier(nn.Module):
         if x.ndim != 3 or x.shape[1:] != self.pos.shape[1:]:
             raise ValueError(f"expected input (B, {self.pos.shape[1]}, {self.pos.shape[2]}), got {tuple(x.shape)}")
         return self.head(self.ln(self.blocks(x + self.pos)).mean(dim=1))
+
+
+# --------------------------------------------------------------------------- lesson 06: separable convolutions
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    # Keras' epsilon (1e-3) so the twins normalise alike; torch's momentum 0.1 (Keras twin: 0.9),
+    # since Keras' 0.99 leaves the running statistics near their initial values after a short run.
+    return nn.BatchNorm2d(channels, eps=1e-3)
+
+
+class SamePad2d(nn.Module):
+    """Zero padding of Keras/TensorFlow ``padding="same"``: total k - 1 (strided: what ceil(n/s) needs), extra at the end."""
+
+    def __init__(self, kernel_size: int, stride: int = 1):
+        super().__init__()
+        positive_ints(kernel_size=kernel_size, stride=stride)
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def _pads(self, n: int) -> tuple[int, int]:
+        total = max((math.ceil(n / self.stride) - 1) * self.stride + self.kernel_size - n, 0)
+        return total // 2, total - total // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = self._pads(x.shape[-2])
+        left, right = self._pads(x.shape[-1])
+        return nn.functional.pad(x, (left, right, top, bottom))
+
+
+def depthwise_conv2d(channels: int, kernel_size: int = 3, stride: int = 1, bias: bool = False) -> nn.Sequential:
+    """One k x k filter per channel: ``Conv2d(groups=channels)`` after Keras-style "same" padding."""
+    positive_ints(channels=channels)
+    return nn.Sequential(SamePad2d(kernel_size, stride),
+                         nn.Conv2d(channels, channels, kernel_size, stride=stride, groups=channels, bias=bias))
+
+
+class SeparableConv2d(nn.Module):
+    """Depthwise k x k (no bias) then pointwise 1x1 (with ``bias``): Keras ``SeparableConv2D`` in PyTorch."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, bias: bool = True):
+        super().__init__()
+        positive_ints(in_channels=in_channels, out_channels=out_channels)
+        self.depthwise = depthwise_conv2d(in_channels, kernel_size, stride)
+        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1x1 expand -> BN -> ReLU6 -> 3x3 depthwise -> BN -> ReLU6 -> 1x1 project -> BN (+ x).
+
+    The expansion widens the channels ``expansion`` times so the cheap depthwise conv has
+    more to work on; the projection is linear (no ReLU: it would destroy information in the
+    narrow output). The input is added back when the shapes allow (stride 1, same channels).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, expansion: int = 6):
+        super().__init__()
+        positive_ints(in_channels=in_channels, out_channels=out_channels, expansion=expansion)
+        if stride not in (1, 2):
+            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        hidden = in_channels * expansion
+        expand = [nn.Conv2d(in_channels, hidden, 1, bias=False), _bn(hidden), nn.ReLU6()] if expansion != 1 else []
+        self.block = nn.Sequential(*expand, depthwise_conv2d(hidden, 3, stride), _bn(hidden), nn.ReLU6(),
+                                   nn.Conv2d(hidden, out_channels, 1, bias=False), _bn(out_channels))
+        self.residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x) if self.residual else self.block(x)
+
+
+class SeparableCNN(nn.Module):
+    """SmallCNN with every 3x3 conv but the first made depthwise-separable (MobileNet's recipe).
+
+    The first conv stays standard: on 1-3 input channels a depthwise conv has almost nothing
+    to filter and saves nothing. Same stages and widths as :class:`SmallCNN`.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, width: int = 32):
+        super().__init__()
+        positive_ints(in_channels=in_channels, num_classes=num_classes, width=width)
+
+        def sep(cin: int, cout: int) -> list[nn.Module]:
+            return [SeparableConv2d(cin, cout, 3, bias=False), _bn(cout), nn.ReLU()]
+
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, w, 3, padding=1, bias=False), _bn(w), nn.ReLU(), *sep(w, w), nn.MaxPool2d(2),
+            *sep(w, 2 * w), *sep(2 * w, 2 * w), nn.MaxPool2d(2),
+            *sep(2 * w, 4 * w), *sep(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Linear(4 * w, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4:
+            raise ValueError(f"SeparableCNN expects (N, C, H, W) images, got shape {tuple(x.shape)}")
+        return self.head(torch.flatten(self.features(x), 1))
+
+
+# --------------------------------------------------------------------------- weights from Keras
+
+
+def _keras_layers_with_weights(keras_model) -> list:
+    out = []
+    for layer in keras_model.layers:
+        if hasattr(layer, "layers"):  # a nested model
+            out += _keras_layers_with_weights(layer)
+        elif layer.weights:
+            out.append(layer)
+    return out
+
+
+def _set(param: torch.Tensor, value, what: str) -> None:
+    value = torch.as_tensor(value, dtype=param.dtype)
+    if tuple(value.shape) != tuple(param.shape):
+        raise ValueError(f"{what}: the Keras weight becomes shape {tuple(value.shape)} but the torch layer expects "
+                         f"{tuple(param.shape)} (are the two models built with the same sizes?)")
+    with torch.no_grad():
+        param.copy_(value)
+
+
+def _copy_keras_weights(kind: str, layer, weights: list, module: nn.Module) -> None:
+    """Copy one Keras layer's weights into its torch twin, transposing to torch's layout."""
+    what = f"Keras {kind} {layer.name!r} -> torch {type(module).__name__}"
+    if kind == "BatchNormalization" and isinstance(module, nn.BatchNorm2d):
+        for target, value in zip((module.weight, module.bias, module.running_mean, module.running_var), weights):
+            _set(target, value, what)
+        module.eps = layer.epsilon  # same normalisation, or outputs differ by ~1e-3
+        return
+    if kind in ("Conv2D", "DepthwiseConv2D") and isinstance(module, nn.Conv2d):
+        kernel = weights[0]
+        if kind == "Conv2D":  # (kh, kw, c_in/groups, c_out) -> (c_out, c_in/groups, kh, kw)
+            kernel = kernel.transpose(3, 2, 0, 1)
+        else:  # (kh, kw, C, multiplier) -> (C*multiplier, 1, kh, kw): output channel c*multiplier + m in both
+            kh, kw, c, mult = kernel.shape
+            kernel = kernel.transpose(2, 3, 0, 1).reshape(c * mult, 1, kh, kw)
+        _set(module.weight, kernel, what)
+    elif kind == "Dense" and isinstance(module, nn.Linear):
+        _set(module.weight, weights[0].T, what)  # Keras (in, out), torch (out, in)
+    else:
+        raise ValueError(f"cannot copy Keras {kind} {layer.name!r} into torch {type(module).__name__}: the models' "
+                         f"layers do not line up (expected Conv2D/DepthwiseConv2D -> Conv2d, Dense -> Linear, "
+                         f"BatchNormalization -> BatchNorm2d)")
+    if (module.bias is None) != (len(weights) < 2):
+        raise ValueError(f"{what}: one has a bias and the other has not (use_bias / bias must match)")
+    if module.bias is not None:
+        _set(module.bias, weights[1], what)
+
+
+def load_keras_weights(model: nn.Module, keras_model) -> nn.Module:
+    """Copy the weights of a Keras twin (e.g. ``models_tf.separable_cnn``) into ``model``; return it.
+
+    Layers are matched in order: each Keras layer with weights goes to the next torch
+    Conv2d / Linear / BatchNorm2d, a ``SeparableConv2D`` to two of them (depthwise, then
+    pointwise). Kernels are transposed from Keras' channels-last layouts: conv HWIO -> OIHW,
+    depthwise HWC1 -> C1HW, dense (in, out) -> (out, in). The Keras object is only read
+    (``layers``, ``get_weights()``), so this module never imports TensorFlow.
+    """
+    sources = []
+    for layer in _keras_layers_with_weights(keras_model):
+        kind, weights = type(layer).__name__, layer.get_weights()
+        if kind == "SeparableConv2D":  # [depthwise kernel, pointwise kernel, (bias)]
+            sources += [("DepthwiseConv2D", layer, weights[:1]), ("Conv2D", layer, weights[1:])]
+        else:
+            sources.append((kind, layer, weights))
+    targets = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d))]
+    if len(sources) != len(targets):
+        raise ValueError(f"the Keras model has {len(sources)} layers of weights to copy, the torch model "
+                         f"{len(targets)} Conv2d/Linear/BatchNorm2d layers: expected twins built with the same sizes")
+    for (kind, layer, weights), module in zip(sources, targets):
+        _copy_keras_weights(kind, layer, weights, module)
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -260,6 +260,13 @@ def plot_layouts(names=None, ax=None):
 # --------------------------------------------------------------------------- choice
 
 
+# What fp16 costs on a CPU, as measured (docs/benchmarks.md): it depends on the kernel path, not on
+# a law of CPUs. Said by the fp16 warning and the lessons.
+CPU_FP16_NOTE = ("fp16 speed on a CPU depends on the framework's kernel path: torch measured 33-50x slower "
+                 "than fp32 on a CPU without AVX512_FP16 and about as fast as fp32 with it, TensorFlow 0.7-0.9x; "
+                 "and unlike bf16 it needs loss scaling")
+
+
 class PrecisionWarning(UserWarning):
     """A requested precision cannot be used on this device; the warning says what is used instead."""
 
@@ -350,8 +357,9 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
       scaling. A bf16 request there warns (:class:`PrecisionWarning`) and gets fp16.
     * GPU without Tensor Cores: fp32 (fp16 only when asked for, with scaling).
     * CPU: bf16 when it computes bf16 natively (AVX512_BF16 or AMX, ``cpu_bf16``, detected
-      when None), else fp32. An fp16 request warns and gets bf16 or fp32: CPUs have no fast
-      fp16 matmul (hundreds of times slower than fp32 where it was measured).
+      when None), else fp32. An fp16 request warns and gets bf16 or fp32: fp16 on a CPU is a
+      matter of the kernel path (:data:`CPU_FP16_NOTE`), and unlike bf16 it needs loss
+      scaling.
 
     ``capability`` (e.g. ``(8, 0)`` or ``"8.6"``) is required for 'cuda'.
     """
@@ -373,9 +381,9 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
         why_fallback = ("this CPU computes bf16 natively (AVX512_BF16/AMX)" if native
                         else "this CPU has no native bf16, so 16-bit types would not be faster")
         if req == "fp16":
-            _say(f"fp16 was requested on a CPU, which has no fast fp16 matmul (hundreds of times slower "
-                 f"than fp32); using {fallback} instead: {why_fallback}", level)
-            return plan(fallback, f"fp16 requested; CPUs have no fast fp16, so {fallback}: {why_fallback}")
+            _say(f"fp16 was requested on a CPU ({CPU_FP16_NOTE}); using {fallback} instead: {why_fallback}", level)
+            return plan(fallback, f"fp16 requested; on a CPU fp16's speed depends on the kernel path and it "
+                                  f"needs loss scaling, so {fallback}: {why_fallback}")
         if req == "tf32":
             _say("TF32 is a GPU Tensor Core mode; a CPU computes float32 as float32", level)
             return plan("fp32", "TF32 requested, but it exists only on NVIDIA GPUs (Ampere and later)")
@@ -408,4 +416,76 @@ def choose_precision(device, *, requested="auto", capability=None, cpu_bf16: boo
         return plan("fp16", f"bf16 requested, but {gpu} has no bf16 Tensor Cores: fp16 with loss scaling instead")
     if tc.generation:
         return plan("fp16", f"{tc.architecture} Tensor Cores compute fp16, not bf16: fp16 with dynamic loss scaling")
-    return plan("fp32", f"{gpu} has no Tensor Cores: 16-bit types would save memory, not time")
+    return plan("fp32", f"{gpu} has no Tensor Cores: fp32 by default (16-bit types save memory; some such "
+                        "GPUs, e.g. the P100, also compute fp16 at twice fp32: request 'fp16' there)")
+
+
+def distinct_plans(plans) -> list[PrecisionPlan]:
+    """The plans without repeats (by :attr:`PrecisionPlan.short`), in order.
+
+    A side-by-side run of "strict fp32 vs this device's best" is one run where the best is
+    fp32 too, and on a T4 "auto" and "fp16" are the same plan.
+    """
+    unique: dict[str, PrecisionPlan] = {}
+    for p in plans:
+        if not isinstance(p, PrecisionPlan):
+            raise TypeError(f"distinct_plans() takes PrecisionPlans, got {type(p).__name__}")
+        unique.setdefault(p.short, p)
+    return list(unique.values())
+
+
+def machine_plan(capabilities, *, cpu_bf16: bool | None = None) -> PrecisionPlan:
+    """The plan for a whole machine: its weakest GPU decides (every GPU must run the plan), else the CPU.
+
+    ``capabilities`` lists the compute capability of each GPU (None where unknown); empty means
+    no GPU. This is what ``rtxcourse doctor`` recommends, by the same rule the lessons use.
+    """
+    caps = list(capabilities)
+    if not caps:
+        return choose_precision("cpu", cpu_bf16=cpu_bf16)
+    from rtxcourse.hardware import parse_capability
+
+    known = [c for c in (parse_capability(c) for c in caps) if c is not None]
+    if not known:  # GPUs whose capability no probe reported: say so rather than guess
+        return PrecisionPlan("cuda", "float32", False, False, "the GPUs' compute capability is unknown: "
+                             "fp32 until a framework reports it (`rtxcourse doctor` with torch or TensorFlow)")
+    return choose_precision("cuda", capability=min(known))
+
+
+@dataclass(frozen=True)
+class SpeedupExpectation:
+    """The least speed-up a 16-bit plan must show over strict fp32 here, and what is typical.
+
+    ``floor`` is None where no speed-up is promised (the plan is fp32, or the hardware has no
+    fast 16-bit path); a self-check then only reports the ratio.
+    """
+
+    floor: float | None
+    typical: str
+
+    def __str__(self) -> str:
+        return self.typical if self.floor is None else f"at least {self.floor:g}x here; {self.typical}"
+
+
+def expected_speedup(p: PrecisionPlan, workload: str = "matmul") -> SpeedupExpectation:
+    """What a 16-bit plan should gain over strict fp32 on its device, for a ``workload``.
+
+    ``workload`` is ``"matmul"`` (one large matrix multiply) or ``"train"`` (a whole training
+    step of a model big enough to be matmul-bound: the optimizer and the elementwise work
+    around the matmuls gain less). The floors leave room for a busy shared machine; the
+    ``typical`` text says what the hardware should show.
+    """
+    if not isinstance(p, PrecisionPlan):
+        raise TypeError(f"expected_speedup() needs a PrecisionPlan, got {type(p).__name__}")
+    if workload not in ("matmul", "train"):
+        raise ValueError(f"workload must be 'matmul' or 'train', got {workload!r}")
+    if not p.mixed:
+        return SpeedupExpectation(None, f"no 16-bit speed-up expected: {p.reason}")
+    matmul = workload == "matmul"
+    if p.device == "cpu":
+        return SpeedupExpectation(1.4 if matmul else 1.2,
+                                  "a CPU with AVX512_BF16 shows about 2-3x on large matmuls (AMX: more), "
+                                  "about 2x on a training step")
+    return SpeedupExpectation(2.0 if matmul else 1.3,
+                              "Tensor Cores against strict fp32: GeForce/RTX cards (fp32 accumulation at half "
+                              "rate) about 2-4x on large matmuls, A100/H100/B200 5-15x; a training step gains less")

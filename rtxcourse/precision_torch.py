@@ -80,9 +80,14 @@ def torch_dtype(p: PrecisionPlan) -> torch.dtype:
     return _DTYPES[p.dtype]
 
 
+def autocast_dtype(p: PrecisionPlan) -> torch.dtype | None:
+    """The dtype autocast runs matmuls in under the plan, or None for a float32 plan (autocast off)."""
+    return torch_dtype(p) if p.mixed else None
+
+
 def autocast(p: PrecisionPlan):
     """``torch.autocast`` for the plan: on for bf16/fp16 plans, a no-op for float32 plans."""
-    return torch.autocast(device_type=p.device, dtype=torch_dtype(p) if p.mixed else None, enabled=p.mixed)
+    return torch.autocast(device_type=p.device, dtype=autocast_dtype(p), enabled=p.mixed)
 
 
 def grad_scaler(p: PrecisionPlan, **kwargs) -> torch.amp.GradScaler:

@@ -56,16 +56,28 @@ def tier_rank(tier: str) -> int:
     return TIERS.index(tier)
 
 
-@lru_cache(maxsize=None)
-def _machine_tier() -> tuple[str, bool]:
-    """(tier from RTXCOURSE_TIER or the driver's GPU count, whether RTXCOURSE_TIER forced it)."""
+def forced_tier() -> str | None:
+    """The tier ``RTXCOURSE_TIER`` forces (an instructor's CPU path on a GPU box), or None."""
     forced = os.environ.get("RTXCOURSE_TIER", "").strip()
     if forced:
-        tier_rank(forced)
-        return forced, True
+        tier_rank(forced)  # a typo is an error, not a silent default
+    return forced or None
+
+
+def tier_of(n_gpus: int) -> str:
+    """The course's tier rule: ``RTXCOURSE_TIER`` when set, else the tier of ``n_gpus`` usable GPUs.
+
+    :func:`tier` applies it to this machine; ``rtxcourse doctor`` to the GPUs it found.
+    """
+    return forced_tier() or tier_for(n_gpus)
+
+
+@lru_cache(maxsize=None)
+def _machine_tier() -> tuple[str, bool]:
+    """(tier of this machine by :func:`tier_of`, whether RTXCOURSE_TIER forced it)."""
     from rtxcourse.hardware import visible_gpu_count
 
-    return tier_for(visible_gpu_count()), False
+    return tier_of(visible_gpu_count()), forced_tier() is not None
 
 
 _cpu_fallback: str | None = None  # why a framework could not use the GPUs the driver reports

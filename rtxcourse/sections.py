@@ -17,6 +17,7 @@ install does, so the tests can prove each one-framework install from one environ
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import sys
 
 from rtxcourse.hardware import FRAMEWORKS, available_frameworks, hidden_frameworks
@@ -76,15 +77,31 @@ def skipped() -> set[str]:
     return set(_skipped)
 
 
+class _RefusingLoader(importlib.abc.Loader):
+    """Loader of a hidden framework: importing it fails the way a missing install does."""
+
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {spec.name!r} (hidden by RTXCOURSE_FRAMEWORKS)", name=spec.name)
+
+    def exec_module(self, module):  # never reached: create_module raises
+        raise ModuleNotFoundError(f"No module named {module.__name__!r}", name=module.__name__)
+
+
 class _HiddenFinder(importlib.abc.MetaPathFinder):
-    """Refuse to import a hidden framework, as if it were not installed."""
+    """Refuse to import a hidden framework, as if it were not installed.
+
+    ``find_spec`` itself must not raise: libraries probe for optional packages with
+    ``importlib.util.find_spec`` (torch's dynamo, imported by ``torch.optim``, probes for
+    TensorFlow). The spec it returns has no origin, which such probes read as "nothing to
+    trace", and a loader that fails the import with ``ModuleNotFoundError``.
+    """
 
     def __init__(self, modules: set[str]):
         self.modules = modules
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname.split(".")[0] in self.modules:
-            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden by RTXCOURSE_FRAMEWORKS)", name=fullname)
+            return importlib.machinery.ModuleSpec(fullname, _RefusingLoader(), origin=None)
         return None
 
 

@@ -94,7 +94,7 @@ def test_peak_tables_hold_dense_not_sparse_figures():
 
     A sparse ("with sparsity") figure copied by mistake would break these ratios.
     """
-    for _, peaks in bench._GPU_PEAKS:
+    for peaks in bench.known_gpus():
         t = peaks.tflops
         assert t["fp32"] > 0 and t["fp16"] > t["fp32"] and peaks.memory_gbs > 0 and peaks.source, peaks.name
         if "bf16" in t:
@@ -140,3 +140,21 @@ def test_mfu_rejects_bad_input(args, kwargs, error):
 def test_gpu_peaks_rejects_non_string():
     with pytest.raises(TypeError, match="gpu_name must be a string"):
         bench.gpu_peaks(None)
+
+
+@pytest.mark.parametrize("features, dtype, per_cycle, via", [
+    ({"avx512f": True}, "fp32", 64, "avx512f"), ({"avx2": True}, "fp32", 32, "avx2"),
+    ({"avx2": True, "avx512_bf16": True}, "bf16", 128, "avx512_bf16"), ({"amx_bf16": True}, "bf16", 2048, "amx_bf16"),
+    ({"avx2": True}, "bf16", 32, "no native bf16 unit"), ({"avx512f": True}, "tf32", 64, "avx512f"),
+])
+def test_cpu_peak_is_cores_times_clock_times_the_widest_unit(monkeypatch, features, dtype, per_cycle, via):
+    from rtxcourse import hardware
+
+    monkeypatch.setattr(hardware, "cpu_info", lambda: {"usable_cores": 4, "features": features})
+    monkeypatch.setattr(bench, "_cpu_clock_ghz", lambda: (3.0, "maximum clock"))
+    peak, how = bench.cpu_peak_flops(dtype)
+    assert peak == pytest.approx(4 * 3.0e9 * per_cycle) and via in how and "upper bound" in how
+    m = bench.mfu(peak / 4, peak=peak, source=how)
+    assert m.value == pytest.approx(0.25) and m.reason == how
+    with pytest.raises(ValueError, match="no CPU peak"):
+        bench.cpu_peak_flops("fp8")

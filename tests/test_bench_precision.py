@@ -25,7 +25,8 @@ def test_bench_matmul_sweep_names_ratios_and_cpu_fp16_limit(monkeypatch):
     assert [(r.value, r.baseline) for r in report.ratios] == [("bf16 16", "fp32 16"), ("fp16 16", "fp32 16"),
                                                                ("bf16 32", "fp32 32")]
     assert any("fp16 skipped on the CPU at n = 32" in n for n in report.notes)
-    assert report["bf16 32"].rate > 0 and report.to_dict()["notes"] == report.notes
+    assert report["bf16 32"].work == 2 * 32**3 and report["bf16 32"].unit == "FLOP"  # rate = 2 n^3 / median
+    assert report.to_dict()["notes"] == report.notes
     assert "fp16 skipped" in report.table()
     with pytest.raises(ValueError, match="framework must be"):
         bp.matmul_sweep("jax")
@@ -59,12 +60,26 @@ def test_bench_run_command_picks_frameworks_and_parts(monkeypatch):
         bp.run(argparse.Namespace(framework="tf", what="train", sizes=None, quick=True))
 
 
-def test_notes_are_printed_once():
+def test_cpu_sweep_gives_each_dtype_one_mfu_against_the_cpus_stated_bound():
     pytest.importorskip("torch")
     from rtxcourse.benchmarks import precision as bp
 
-    table = bp.matmul_sweep("torch", [8], dtypes=["fp32", "bf16"], repeats=1).table()
-    assert table.count("MFU: no datasheet peak for CPUs") == 1
+    report = bp.matmul_sweep("torch", [8, 16], dtypes=["fp32", "bf16"], repeats=1)
+    notes = [n for n in report.notes if "MFU" in n]
+    assert [n.split(":")[0] for n in notes] == ["fp32 16", "bf16 16"]
+    assert all("upper bound of this CPU's" in n and "FLOP/cycle" in n for n in notes)
+    assert report.table().count("upper bound of this CPU's fp32 peak") == 1
+
+
+def test_cpu_peak_is_an_upper_bound_of_what_a_matmul_reaches():
+    """MFU against the CPU bound stays within (0, 1] for the best matmul the CPU can do."""
+    pytest.importorskip("torch")
+    from rtxcourse.benchmarks import precision as bp
+
+    rates = bp.rates_by_dtype(bp.matmul_sweep("torch", [512], dtypes=["fp32", "bf16"], repeats=2))
+    for dtype, by_n in rates.items():
+        m = bp.mfu(by_n[512], dtype, "cpu")
+        assert 0 < m.value <= 1, (dtype, m)
 
 
 def _simulated_gpu(monkeypatch, name, capability):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from rtxcourse import hardware
+from rtxcourse import doctor, hardware
 
 
 @pytest.mark.parametrize(
@@ -52,24 +52,8 @@ def test_driver_gpus_parses_nvidia_smi(monkeypatch):
         assert hardware.visible_gpu_count() == 1
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")  # CUDA's order, not the driver's
         assert [g.index for g in hardware.visible_driver_gpus()] == [1, 0]
-        rec = hardware.recommend(list(gpus), hardware.cpu_info())
-        assert rec["tier"] == "multi-gpu" and "bf16" in rec["precision"]
     finally:
         hardware.driver_gpus.cache_clear()
-
-
-def test_pre_ampere_gpu_recommends_fp16_with_loss_scaling(monkeypatch):
-    rec = hardware.recommend([hardware.GPU(0, "Tesla T4", 15.0, (7, 5))], hardware.cpu_info())
-    assert rec["tier"] == "1-gpu"
-    assert "fp16" in rec["precision"] and "loss scaling" in rec["precision"]
-
-
-def test_cpu_recommendation_never_fp16():
-    cpu = {"features": {"avx512_bf16": False, "amx_bf16": False}}
-    assert "never fp16" in hardware.recommend([], cpu)["precision"]
-    assert "fp32" in hardware.recommend([], cpu)["precision"]
-    cpu["features"]["amx_bf16"] = True
-    assert "bf16" in hardware.recommend([], cpu)["precision"]
 
 
 def test_report_without_gpu_says_so_and_survives_broken_probes(monkeypatch):
@@ -83,7 +67,7 @@ def test_report_without_gpu_says_so_and_survives_broken_probes(monkeypatch):
     monkeypatch.setattr(hardware, "torch_info", broken)
     monkeypatch.setattr(hardware, "tf_info", lambda: {"installed": False, "hint": "pip install -e '.[tf]'"})
     try:
-        rep = hardware.report()
+        rep = doctor.report()
     finally:
         hardware.driver_gpus.cache_clear()
     assert rep["gpus"] == [] and rep["recommendation"]["tier"] == "cpu"
@@ -153,17 +137,17 @@ def test_doctor_on_a_simulated_h100_machine(monkeypatch):
     _gpu_machine(monkeypatch, ["0, NVIDIA H100 80GB HBM3, 81559, 9.0"], torch_view, tf_view)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     try:
-        first, rep = hardware.report(), hardware.report()  # twice: the cached driver list must not change
+        first, rep = hardware.report(), doctor.report()  # twice: the cached driver list must not change
     finally:
         hardware.driver_gpus.cache_clear()
     assert first["gpus"] == rep["gpus"]
     (gpu,) = rep["gpus"]
     assert gpu["seen_by"] == ["driver", "torch", "tensorflow"]
-    assert gpu["tensor_cores"]["precisions"] == ["fp16", "bf16", "tf32", "fp8", "int8"]
+    assert gpu["tensor_cores"]["precisions"] == ["fp16", "bf16", "tf32", "fp8", "int8", "fp64"]
     assert rep["recommendation"]["tier"] == "1-gpu" and "bf16" in rep["recommendation"]["precision"]
     assert rep["advice"] == [] and rep["errors"] == {}
     text = hardware.format_report(rep)
-    assert "Tensor Cores gen 4 (Hopper): fp16, bf16, tf32, fp8, int8; seen by driver, torch, tensorflow" in text
+    assert "Tensor Cores gen 4 (Hopper): fp16, bf16, tf32, fp8, int8, fp64; seen by driver, torch, tensorflow" in text
     assert "NCCL: yes (2.27.5)" in text and "CUDA 12.8 build" in text and "Fix" not in text
     json.dumps(rep)
 
@@ -202,7 +186,7 @@ def test_doctor_says_when_cuda_visible_devices_hides_every_gpu(monkeypatch):
     _gpu_machine(monkeypatch, ["0, Tesla T4, 15360, 7.5"], {"installed": False, "hint": "pip install -e '.[torch]'"})
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     try:
-        rep = hardware.report()
+        rep = doctor.report()
     finally:
         hardware.driver_gpus.cache_clear()
     assert rep["gpus"] == [] and rep["recommendation"]["tier"] == "cpu"
@@ -223,7 +207,7 @@ def test_cuda_visible_devices_by_uuid_and_mig(monkeypatch):
             assert [g.index for g in hardware.visible_driver_gpus()] == expected, env
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-0f1e2d3c,MIG-4b5a6978")
         assert [g.name for g in hardware.visible_driver_gpus()] == ["MIG slice MIG-0f1e2d3c", "MIG slice MIG-4b5a6978"]
-        rep = hardware.report(frameworks=False)  # more visible slices than driver GPUs: no crash
+        rep = doctor.report(frameworks=False)  # more visible slices than driver GPUs: no crash
         assert rep["recommendation"]["tier"] == "multi-gpu" and rep["errors"] == {}
         hardware.visible_driver_gpus()[0].seen_by.append("x")  # copies: the cached list stays clean
         assert hardware.driver_gpus()[0].seen_by == ["driver"]

@@ -33,3 +33,33 @@ def test_keras_models_shapes_and_float32_logits():
             assert out.shape[0] == 2 and keras.backend.standardize_dtype(out.dtype) == "float32", f"{model.name} logits must be float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_torch_separable_models_shapes_params_and_errors():
+    torch = pytest.importorskip("torch")
+    from rtxcourse import models_torch as m
+
+    sep = m.SeparableConv2d(8, 16, 3)
+    # depthwise 3*3*8 (no bias), pointwise 8*16 + 16: Keras SeparableConv2D's layout of weights
+    assert sum(p.numel() for p in sep.parameters()) == 72 + 128 + 16
+    assert sep.depthwise[1].groups == 8 and sep(torch.randn(2, 8, 9, 9)).shape == (2, 16, 9, 9)
+    assert m.SeparableConv2d(8, 16, 3, stride=2)(torch.randn(1, 8, 9, 9)).shape == (1, 16, 5, 5)  # ceil(9/2)
+    block = m.InvertedResidual(8, 8, stride=1, expansion=4)
+    assert block.residual and block(torch.randn(2, 8, 6, 6)).shape == (2, 8, 6, 6)
+    assert not m.InvertedResidual(8, 16, stride=2).residual
+    assert m.SeparableCNN(1, 10, 8)(torch.randn(2, 1, 16, 16)).shape == (2, 10)
+    with pytest.raises(ValueError, match="stride must be 1 or 2"):
+        m.InvertedResidual(8, 8, stride=3)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        m.SeparableCNN(1)(torch.randn(1, 16, 16))
+
+
+def test_same_padding_is_keras_padding():
+    torch = pytest.importorskip("torch")
+    from rtxcourse.models_torch import SamePad2d
+
+    # TensorFlow's rule: total = (ceil(n/s) - 1) * s + k - n, the odd pixel at the end
+    x = torch.ones(1, 1, 8, 9)
+    assert SamePad2d(3, 2)(x).shape == (1, 1, 8 + 1, 9 + 2)
+    assert SamePad2d(3, 2)(x)[0, 0, -1].sum() == 0 and SamePad2d(3, 2)(x)[0, 0, 0].sum() > 0  # 8 rows: pad bottom only
+    assert SamePad2d(5, 1)(x).shape == (1, 1, 12, 13)

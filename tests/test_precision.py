@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from rtxcourse import precision
-from rtxcourse.precision import FORMATS, PrecisionWarning, bit_fields, choose_precision, normalize_dtype, round_to
+from rtxcourse.precision import (FORMATS, PrecisionWarning, bit_fields, choose_precision, distinct_plans, expected_speedup,
+                                 machine_plan, normalize_dtype, round_to)
 
 
 def _random_floats(n: int, seed: int, low_exp: int = -30, high_exp: int = 20) -> np.ndarray:
@@ -467,3 +468,44 @@ def test_keras_tf32_switch_is_restored(ptf):
     with ptf.policy(choose_precision("cuda", requested="fp32", capability=(8, 0))):
         assert not tf.config.experimental.tensor_float_32_execution_enabled()
     assert tf.config.experimental.tensor_float_32_execution_enabled() is before
+
+
+def test_distinct_plans_keeps_the_first_of_each_label():
+    fp32 = choose_precision("cpu", requested="fp32")
+    assert distinct_plans([fp32, choose_precision("cpu", requested="fp32", cpu_bf16=False)]) == [fp32]
+    bf16 = choose_precision("cpu", requested="bf16", cpu_bf16=True)
+    assert [p.short for p in distinct_plans([fp32, bf16, fp32])] == ["fp32", "bf16"]
+    with pytest.raises(TypeError, match="PrecisionPlans"):
+        distinct_plans(["bf16"])
+
+
+def test_machine_plan_follows_the_weakest_gpu_or_the_cpu():
+    assert machine_plan(["9.0", (7, 5)]).dtype == "float16"
+    assert machine_plan([(8, 0)]).dtype == "bfloat16"
+    assert machine_plan([], cpu_bf16=False).dtype == "float32" and machine_plan([], cpu_bf16=True).dtype == "bfloat16"
+    assert "unknown" in machine_plan([None]).reason
+
+
+def test_expected_speedup_depends_on_device_and_plan():
+    fp32 = choose_precision("cpu", requested="fp32")
+    assert expected_speedup(fp32).floor is None  # nothing promised where nothing is 16-bit
+    cpu = expected_speedup(choose_precision("cpu", requested="bf16", cpu_bf16=True))
+    gpu = expected_speedup(choose_precision("cuda", capability=(8, 0)))
+    t4 = expected_speedup(choose_precision("cuda", capability=(7, 5)), "train")
+    assert gpu.floor > cpu.floor > 1 and 1 < t4.floor < gpu.floor
+    assert "A100/H100/B200" in gpu.typical and "at least 2x" in str(gpu)
+    with pytest.raises(ValueError, match="workload"):
+        expected_speedup(fp32, "inference")
+
+
+def test_cpu_fp16_warning_states_the_measurement_not_a_law():
+    with pytest.warns(PrecisionWarning) as caught:
+        choose_precision("cpu", requested="fp16", cpu_bf16=True)
+    text = str(caught[0].message)
+    assert "33-50x" in text and "0.7-0.9x" in text and "kernel path" in text and "hundreds" not in text
+
+
+def test_gpu_without_tensor_cores_is_not_said_to_gain_nothing():
+    """P100 (6.0) computes fp16 at twice fp32: the reason must not say 16 bits never save time."""
+    p = choose_precision("cuda", capability=(6, 0))
+    assert p.dtype == "float32" and "P100" in p.reason and "not time" not in p.reason

@@ -1,6 +1,7 @@
 """%%framework sections and the RTXCOURSE_FRAMEWORKS switch that proves one-framework installs."""
 
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -54,3 +55,14 @@ def test_hidden_framework_cannot_be_imported_after_setup():
     env = {"RTXCOURSE_FRAMEWORKS": "torch", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout
     assert "refused: No module named 'tensorflow' (hidden by RTXCOURSE_FRAMEWORKS)" in out and "numpy ok" in out
+
+
+def test_probing_a_hidden_framework_does_not_raise():
+    """torch.optim imports dynamo, which probes for TensorFlow with importlib.util.find_spec: no crash."""
+    code = ("import rtxcourse as rc; rc.setup(verbose=False)\n"
+            "import importlib.util\nspec = importlib.util.find_spec('tensorflow')\n"
+            "print('origin', spec.origin)\n"
+            "try:\n    import keras.layers\nexcept ModuleNotFoundError as e:\n    print('refused:', e.name)\n")
+    env = {"RTXCOURSE_FRAMEWORKS": "torch", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "origin None" in out.stdout and "refused: keras" in out.stdout, out.stderr[-2000:]

@@ -70,3 +70,20 @@ def test_lab_command_serves_the_course_notebooks(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_setup_turns_off_the_jupyter_news_popup(tmp_path):
+    """`make setup` writes the venv's JupyterLab overrides.json; the value must be one the schema allows."""
+    venv = tmp_path / "venv"
+    dry = subprocess.run(["make", "-s", "-n", "-B", "setup", f"VENV={venv}"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    ours = [line for line in dry if "share/jupyter/lab/settings" in line]
+    assert len(ours) == 2, dry
+    subprocess.run(["bash", "-c", " && ".join(ours)], check=True)
+    settings = json.loads((venv / "share/jupyter/lab/settings/overrides.json").read_text())
+    news = settings["@jupyterlab/apputils-extension:notification"]["fetchNews"]
+    schema = Path(sys.prefix) / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension/notification.json"
+    if schema.exists():  # JupyterLab installed: "false" is its "Never"
+        allowed = {c["const"]: c["title"] for c in json.loads(schema.read_text())["properties"]["fetchNews"]["oneOf"]}
+        assert allowed[news] == "Never"
+    assert news == "false"

@@ -8,8 +8,9 @@ What runs depends on the device, and the output says what was left out and why:
 
 * GPU: strict fp32 (TF32 off), TF32, bf16 (Ampere and later) and fp16 (with loss scaling in
   the training steps); MFU of each matmul against the GPU's dense datasheet peak.
-* CPU: fp32 and bf16; fp16 only at tiny matmul sizes (a CPU has no fast fp16 path, it runs
-  hundreds of times slower) and never in training steps.
+* CPU: fp32 and bf16; fp16 only at small matmul sizes (its speed there is a matter of the
+  kernel path: see ``rtxcourse.precision.CPU_FP16_NOTE``) and never in training steps; MFU
+  of each matmul against an upper bound of the CPU's peak (``bench.cpu_peak_flops``).
 
 Every ratio compares two measurements of the same run (``bench.Report.ratio``).
 """
@@ -24,7 +25,8 @@ from rtxcourse import bench
 from rtxcourse.runtime import by_tier
 
 FRAMEWORKS = ("torch", "tf")
-# Largest fp16 matmul a CPU is asked to do: at ~1 GFLOP/s, 256^3 takes tens of milliseconds.
+# Largest fp16 matmul a CPU is asked to do: where its kernel path is slow (~1 GFLOP/s), 256^3
+# already takes tens of milliseconds.
 CPU_FP16_MAX_N = 256
 
 
@@ -143,15 +145,27 @@ def matmul_sweep(framework: str = "torch", sizes: list[int] | None = None, dtype
                 report.ratio(f"{dtype} {n}", f"fp32 {n}")
     if skipped:
         report.note(f"fp16 skipped on the CPU at n = {', '.join(map(str, sorted(set(skipped))))}: "
-                            f"no fast fp16 path on a CPU (measured only up to n = {CPU_FP16_MAX_N})")
-    if dev.kind == "cuda":
-        largest = max(sizes)
-        for m in report.measurements:
-            if m.params["n"] == largest:
-                report.note(f"{m.name}: {bench.mfu(m.rate, gpu=dev.name, dtype=m.params['dtype'])}")
-    else:
-        report.note("MFU: no datasheet peak for CPUs; lesson 01 measures this CPU's own peak")
+                    f"measured only up to n = {CPU_FP16_MAX_N}, since many CPUs have only a slow fp16 kernel path")
+    for m in report.measurements:  # MFU at each dtype's largest size
+        if m.params["n"] == max(x.params["n"] for x in report.measurements if x.params["dtype"] == m.params["dtype"]):
+            report.note(f"{m.name}: {mfu(m.rate, m.params['dtype'], dev.kind, dev.name)}")
     return report
+
+
+def mfu(rate: float, dtype: str, device: str, gpu_name: str | None = None) -> bench.MFU:
+    """MFU of ``rate`` (FLOP/s) in ``dtype``: against the datasheet on a GPU, the CPU's upper bound on a CPU."""
+    if device == "cuda":
+        return bench.mfu(rate, gpu=gpu_name, dtype=dtype)
+    peak, source = bench.cpu_peak_flops(dtype)
+    return bench.mfu(rate, peak=peak, source=source)
+
+
+def rates_by_dtype(report: bench.Report) -> dict[str, dict[int, float]]:
+    """``{dtype: {n: FLOP/s}}`` from a :func:`matmul_sweep` report, for plots and ceilings."""
+    out: dict[str, dict[int, float]] = {}
+    for m in report.measurements:
+        out.setdefault(m.params["dtype"], {})[m.params["n"]] = m.rate
+    return out
 
 
 # --------------------------------------------------------------------------- training steps
@@ -189,15 +203,11 @@ def _unique_plans(requests, make_plan):
     """Plans for the requests, without duplicates (on a T4 'auto' and 'fp16' are the same plan)."""
     import warnings
 
-    from rtxcourse.precision import PrecisionWarning
+    from rtxcourse.precision import PrecisionWarning, distinct_plans
 
-    plans = {}
-    for req in requests:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PrecisionWarning)  # e.g. tf32 asked of a Turing GPU
-            p = make_plan(req)
-        plans.setdefault(p.short, p)
-    return list(plans.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrecisionWarning)  # e.g. tf32 asked of a Turing GPU
+        return distinct_plans([make_plan(req) for req in requests])
 
 
 def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> bench.Report:
@@ -241,7 +251,7 @@ def torch_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> b
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
     report.note(f"sizes: {s}")
     if not cuda:
-        report.note("fp16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
+        report.note("fp16 not run on a CPU: its speed there depends on the kernel path, and it needs loss scaling; TF32 exists only on NVIDIA GPUs")
     return report
 
 
@@ -294,7 +304,7 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> benc
             report.ratio(f"{model_name} {p.short}", f"{model_name} {plans[0].short}")
     report.note(f"sizes: {s}")
     if dev.kind == "cpu":
-        report.note("mixed_float16 not run: a CPU has no fast fp16 path; TF32 exists only on NVIDIA GPUs")
+        report.note("mixed_float16 not run on a CPU: its speed there depends on the kernel path, and it needs loss scaling; TF32 exists only on NVIDIA GPUs")
     return report
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from rtxcourse.hardware import FRAMEWORKS, available_frameworks
 from rtxcourse.runtime import TIERS, tier_rank
 
-__all__ = ["FRAMEWORKS", "CatalogError", "Lesson", "available_frameworks", "by_notebook", "lesson_plan", "lessons", "topics"]
+__all__ = ["FRAMEWORKS", "CatalogError", "Lesson", "available_frameworks", "by_notebook", "lesson_plan", "lessons", "topics", "workshop_plan"]
 
 _CATALOG = Path(__file__).with_name("lessons.toml")
 
@@ -148,3 +148,58 @@ def lesson_plan(tier: str, available: set[str] | None = None) -> dict:
         lines.append(("Cannot run here", "; ".join(cannot)))
     return {"full_size": full, "reduced_size": reduced, "in_part": partial, "cannot_run": cannot, "lines": lines}
 
+
+
+_GPU = {"cpu": "no", "1-gpu": "1 GPU", "multi-gpu": "2+ GPUs"}
+PLAN_MARKERS = ("<!-- plan: begin (rtxcourse grade --plan) -->\n", "\n<!-- plan: end -->")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def workshop_plan() -> str:
+    """The workshop plan as a Markdown table: per lesson its frameworks, GPU needs and run times.
+
+    docs/instructors.md holds this table verbatim between :data:`PLAN_MARKERS` (a test compares
+    them; :func:`refresh_plan` rewrites it) and ``rtxcourse grade --plan`` prints it, so the
+    plan follows lessons.toml.
+    """
+    rows = ["| Lesson | Topic | Frameworks | GPU needed | Full size on | Notebook run, quick (2-core CPU) "
+            "| Exercise | Exercise run, quick |", "|---|---|---|---|---|---|---|---|"]
+    total = 0.0
+    for lesson in lessons():
+        if not lesson.frameworks:
+            fws = "none"
+        elif lesson.required:
+            fws = " + ".join(lesson.required) + "".join(f" (+ {f} optional)" for f in lesson.frameworks if f not in lesson.required)
+        else:
+            fws = " or ".join(lesson.frameworks) + (" (optional)" if len(lesson.frameworks) == 1 else "")
+        title = lesson.title.split(":")[0]
+        exercise = f"`{lesson.exercise}`" if lesson.exercise else "—"
+        ex_time = _minutes(lesson.exercise_seconds) if lesson.exercise else "—"
+        total += lesson.quick_seconds + (lesson.exercise_seconds if lesson.exercise else 0)
+        rows.append(f"| {lesson.id} | {title} | {fws} | {_GPU[lesson.min_tier]} | {_GPU[lesson.full_size_tier].replace('no', 'CPU')} "
+                    f"| {_minutes(lesson.quick_seconds)} | {exercise} | {ex_time} |")
+    rows.append(f"\nEvery notebook and exercise once, in quick mode on a 2-core CPU: {_minutes(total)} of machine time.")
+    return "\n".join(rows)
+
+
+def plan_in(text: str) -> str:
+    """The workshop plan a document holds between :data:`PLAN_MARKERS` (raises if it has none)."""
+    begin, end = PLAN_MARKERS
+    if begin not in text or end not in text.split(begin, 1)[1]:
+        raise CatalogError(f"no workshop plan between {begin.strip()!r} and {end.strip()!r}")
+    return text.split(begin, 1)[1].split(end, 1)[0]
+
+
+def refresh_plan(path: str | Path) -> bool:
+    """Rewrite the workshop plan in the document at ``path`` from lessons.toml; True if it changed."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    old, new = plan_in(text), workshop_plan()
+    if old == new:
+        return False
+    begin, end = PLAN_MARKERS
+    path.write_text(text.replace(begin + old + end, begin + new + end), encoding="utf-8")
+    return True

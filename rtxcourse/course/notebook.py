@@ -24,7 +24,16 @@ KEPT_CELL_METADATA = ("tags", "editable", "deletable", "rtxcourse")
 
 
 class NotebookError(ValueError):
-    """A file is not a readable notebook; the message says which file and why."""
+    """A file is not a readable notebook; the message says which file and why.
+
+    ``kind`` names the problem for programs (the grader's status): ``"empty"``, ``"json"``
+    (not valid JSON), ``"not a notebook"`` (JSON of something else, or not text at all) or
+    ``"invalid"`` (a notebook that fails nbformat's schema).
+    """
+
+    def __init__(self, message: str, kind: str = "invalid"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def source(cell) -> str:
@@ -40,13 +49,13 @@ def reads(text: str, where: str = "notebook"):
     JSON that is not a notebook, or a notebook that fails nbformat's schema.
     """
     if not text.strip():
-        raise NotebookError(f"{where}: the file is empty")
+        raise NotebookError(f"{where}: the file is empty", "empty")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
-        raise NotebookError(f"{where}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        raise NotebookError(f"{where}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})", "json") from None
     if not isinstance(raw, dict) or "nbformat" not in raw or not isinstance(raw.get("cells", raw.get("worksheets")), list):
-        raise NotebookError(f"{where}: JSON, but not a Jupyter notebook (no 'nbformat' and 'cells')")
+        raise NotebookError(f"{where}: JSON, but not a Jupyter notebook (no 'nbformat' and 'cells')", "not a notebook")
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
@@ -61,7 +70,7 @@ def read(path: str | Path):
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise NotebookError(f"{path}: cannot be read as UTF-8 text ({type(e).__name__}: {e})") from None
+        raise NotebookError(f"{path}: cannot be read as UTF-8 text ({type(e).__name__}: {e})", "not a notebook") from None
     return reads(text, str(path))
 
 

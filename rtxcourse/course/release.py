@@ -136,7 +136,7 @@ def find_root(start: Path | None = None) -> Path:
     for d in (here, *here.parents):
         if (d / "source").is_dir() and (d / "pyproject.toml").is_file():
             return d
-    pkg_root = Path(__file__).resolve().parent.parent  # an editable install: the checkout
+    pkg_root = Path(__file__).resolve().parents[2]  # an editable install: the checkout (rtxcourse/course/ is two down)
     if (pkg_root / "source").is_dir():
         return pkg_root
     raise ReleaseError(f"no course repository (a folder with source/ and pyproject.toml) at or above {here}")

@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from rtxcourse import bench
+from rtxcourse import bench, precision_torch
 from rtxcourse.benchmarks.ddp import default_sizes
 from rtxcourse.distributed import save_result
-from rtxcourse.distributed_torch import PRECISIONS, autocast, autocast_dtype, setup, teardown
+from rtxcourse.distributed_torch import PRECISIONS, autocast, setup, teardown
 from rtxcourse.models_torch import MLP, count_parameters
 
 
@@ -47,7 +47,8 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     model = MLP(args.features, tuple(args.hidden), 10).to(ctx.device)
     params = count_parameters(model)
-    dtype = autocast_dtype(ctx.device, args.precision)
+    plan = precision_torch.plan(ctx.device, args.precision)  # the course's one precision rule
+    dtype = precision_torch.autocast_dtype(plan)
     xb = torch.randn(args.batch_size, args.features, device=ctx.device)
     yb = torch.randint(0, 10, (args.batch_size,), device=ctx.device)
     name = f"{ctx.world_size} process{'es' if ctx.world_size > 1 else ''}"
@@ -56,7 +57,7 @@ def main(argv=None) -> dict:
 
     def timed(net, label: str, ddp: bool) -> dict:
         optimizer = torch.optim.SGD(net.parameters(), lr=1e-3)
-        scaler = torch.amp.GradScaler(ctx.device.type, enabled=dtype == torch.float16)
+        scaler = precision_torch.grad_scaler(plan)
 
         def step():
             with autocast(ctx.device, dtype):

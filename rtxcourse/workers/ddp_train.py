@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from rtxcourse import data
+from rtxcourse import data, precision_torch
 from rtxcourse.distributed import save_result
-from rtxcourse.distributed_torch import PRECISIONS, autocast, autocast_dtype, mean_over_ranks, setup, teardown
+from rtxcourse.distributed_torch import PRECISIONS, autocast, mean_over_ranks, setup, teardown
 from rtxcourse.models_torch import MLP
 
 
@@ -64,7 +64,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     ctx = setup()  # rank, world size, device; init_process_group(nccl|gloo) under torchrun
     log = print if ctx.is_main else (lambda *a, **k: None)  # only rank 0 talks
-    amp_dtype = autocast_dtype(ctx.device, args.precision)
+    plan = precision_torch.plan(ctx.device, args.precision)  # the course's one precision rule
+    amp_dtype = precision_torch.autocast_dtype(plan)
     log(f"world size {ctx.world_size}, backend {ctx.backend or 'none (single process)'}, device {ctx.device}, "
         f"autocast {amp_dtype or 'off (fp32)'}")
 
@@ -85,7 +86,7 @@ def main(argv=None) -> dict:
     global_batch = args.batch_size * ctx.world_size * args.accum_steps
     lr = args.lr * global_batch / args.base_batch
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    scaler = torch.amp.GradScaler(ctx.device.type, enabled=amp_dtype == torch.float16)
+    scaler = precision_torch.grad_scaler(plan)
     log(f"global batch {global_batch} ({args.batch_size} per process x {ctx.world_size} x {args.accum_steps} "
         f"accumulation steps), lr {lr:.3g}")
 

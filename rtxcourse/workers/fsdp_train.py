@@ -28,9 +28,9 @@ from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from rtxcourse import data
+from rtxcourse import data, precision_torch
 from rtxcourse.distributed import save_result
-from rtxcourse.distributed_torch import PRECISIONS, autocast_dtype, mean_over_ranks, setup, teardown
+from rtxcourse.distributed_torch import PRECISIONS, mean_over_ranks, setup, teardown
 from rtxcourse.models_torch import MLP
 
 
@@ -60,9 +60,10 @@ def main(argv=None) -> dict:
     model = MLP(x[0].size, tuple(args.hidden), 10).to(ctx.device)
     full_shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
     full_numel = sum(p.numel() for p in model.parameters())
-    dtype = None
+    # the course's one precision rule; a single process (no sharding) trains in fp32
+    plan = precision_torch.plan(ctx.device, args.precision if ctx.distributed else "fp32")
+    dtype = precision_torch.autocast_dtype(plan)
     if ctx.distributed:
-        dtype = autocast_dtype(ctx.device, args.precision)
         # The mesh names the device type of the shards: this process's device, said explicitly.
         # (fully_shard's default picks CUDA whenever torch sees a GPU, even for gloo CPU processes.)
         mesh = init_device_mesh(ctx.device.type, (ctx.world_size,))
@@ -76,7 +77,7 @@ def main(argv=None) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     # fp16 gradients underflow without loss scaling; the scaler works on sharded gradients too
     # (all ranks agree on skipping a step). bf16 and fp32 need none: then it does nothing.
-    scaler = torch.amp.GradScaler(ctx.device.type, enabled=dtype == torch.float16)
+    scaler = precision_torch.grad_scaler(plan)
 
     epoch_losses = []
     for epoch in range(args.epochs):

@@ -1,0 +1,90 @@
+"""Self-check of lesson 06 (depthwise-separable convolutions), from the lesson's measured evidence.
+
+    from rtxcourse.selfchecks import lesson06
+    lesson06.check(layer=..., counted=..., block=..., outputs=..., cnn=..., convs=...)
+
+Every argument is raw evidence the lesson measured (counts read off the framework's modules,
+output arrays, accuracies, seconds, FLOP/s); the formulas the counts are held against come
+from :mod:`rtxcourse.flops`, so a layer that is secretly a full convolution, a count that
+forgot the bias, or weights copied without their transpose all fail here. Evidence from the
+TensorFlow sections is ``None`` when they were skipped (TensorFlow not installed); those
+claims are then left out and said so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtxcourse import flops as F
+from rtxcourse.course.checks import Claims
+
+# Outputs of one set of weights in both frameworks, float32: summation order differs, ~1e-7.
+OUTPUT_TOLERANCE = 1e-5
+
+
+def block_params(c_in: int, c_out: int, expansion: int) -> int:
+    """Parameters of the MobileNetV2 block (bias-free convs, BN scale and shift) by formula."""
+    hidden = c_in * expansion
+    expand = (c_in * hidden + 2 * hidden) if expansion != 1 else 0
+    return expand + (9 * hidden + 2 * hidden) + (hidden * c_out + 2 * c_out)
+
+
+def _max_diff(pair) -> tuple[bool, str]:
+    a, b = (np.asarray(x, dtype=np.float64) for x in pair)
+    if a.shape != b.shape:
+        return False, f"shapes {a.shape} and {b.shape} differ (same layout, NHWC, expected)"
+    diff = float(np.max(np.abs(a - b))) if a.size else float("inf")
+    return diff <= OUTPUT_TOLERANCE, f"max difference {diff:.1e}, tolerance {OUTPUT_TOLERANCE:.0e}"
+
+
+def check(*, layer: dict, counted: dict, block: dict, outputs: dict, cnn: dict, convs: dict) -> None:
+    """Check every claim of lesson 06; raise AssertionError naming the ones that do not hold.
+
+    layer:   the separable layer's shape: h, w, c_in, c_out, k, bias (of its pointwise half)
+    counted: params and FLOPs per example counted off the framework's modules:
+             separable_params, separable_flops, standard_params, standard_flops (standard: no bias)
+    block:   c_in, c_out, expansion and the counted params of the MobileNet block
+    outputs: {"separable": (keras_out, torch_out) or None, "block": (keras_out, torch_out) or None}, NHWC
+    cnn:     {"standard": {...}, "separable": {...}} each with params, flops, accuracy, step_s
+    convs:   achieved FLOP/s and arithmetic intensity of the four convs (standard_rate, depthwise_rate,
+             depthwise_intensity) and the machine's measured peak FLOP/s and bandwidth (B/s)
+    """
+    h, w, c_in, c_out, k = (layer[key] for key in ("h", "w", "c_in", "c_out", "k"))
+    sep = F.separable_conv2d(h, w, c_in, c_out, k, bias=layer["bias"])
+    std = F.conv2d(h, w, c_in, c_out, k, bias=False)
+    with Claims("Lesson 06") as c:
+        c.check(counted["separable_params"] == sep.params, "the separable layer has the analytic parameter count exactly",
+                f"counted {counted['separable_params']:,}, k²·C_in + C_in·N{' + N' if layer['bias'] else ''} = {sep.params:,}")
+        c.check(counted["separable_flops"] == sep.flops, "its counted FLOPs are the formula's",
+                f"counted {counted['separable_flops']:,}, formula {sep.flops:,} per example")
+        c.check(counted["standard_params"] == std.params and counted["standard_flops"] == std.flops,
+                "the standard conv's counts are the formula's", f"params {counted['standard_params']:,} vs {std.params:,}")
+        bias_free = sep.params - (c_out if layer["bias"] else 0)
+        ratio, expected = bias_free / counted["standard_params"], F.separable_reduction(c_out, k)
+        c.check(abs(ratio - expected) < 1e-9, "separable / standard = 1/N + 1/k² (without bias)",
+                f"counted {ratio:.4f}, 1/{c_out} + 1/{k}² = {expected:.4f}")
+        want = block_params(block["c_in"], block["c_out"], block["expansion"])
+        c.check(block["params"] == want, "the MobileNet block has the analytic parameter count",
+                f"counted {block['params']:,}, formula {want:,}")
+        for name, pair in outputs.items():
+            if pair is None:
+                print(f"- TensorFlow sections skipped: {name} outputs not compared across frameworks")
+                continue
+            ok, detail = _max_diff(pair)
+            c.check(ok, f"one set of weights gives the same {name} outputs in TF and PyTorch", detail)
+        s, d = cnn["standard"], cnn["separable"]
+        c.check(d["params"] <= 0.5 * s["params"] and d["flops"] <= 0.5 * s["flops"],
+                "the separable CNN has at most half the standard CNN's parameters and FLOPs",
+                f"params {d['params']:,} vs {s['params']:,}, FLOPs {d['flops']:,} vs {s['flops']:,}")
+        c.check(min(s["accuracy"], d["accuracy"]) >= 0.5 and d["accuracy"] >= s["accuracy"] - 0.15,
+                "both CNNs learned, the separable one within 15 points of the standard one",
+                f"test accuracy {d['accuracy']:.3f} vs {s['accuracy']:.3f} (chance 0.1)")
+        flop_ratio, time_ratio = d["flops"] / s["flops"], d["step_s"] / s["step_s"]
+        c.check(time_ratio > flop_ratio, "the separable CNN's step time falls less than its FLOPs",
+                f"time x{time_ratio:.2f}, FLOPs x{flop_ratio:.2f}")
+        ridge = convs["peak_flops"] / convs["bandwidth"]
+        c.check(convs["depthwise_intensity"] < ridge, "the depthwise conv sits left of the ridge point (memory-bound)",
+                f"{convs['depthwise_intensity']:.1f} FLOP/B < ridge {ridge:.1f} FLOP/B")
+        c.check(convs["depthwise_rate"] < 0.5 * convs["standard_rate"],
+                "the depthwise conv reaches less than half the standard conv's FLOP/s",
+                f"{convs['depthwise_rate'] / 1e9:.1f} vs {convs['standard_rate'] / 1e9:.1f} GFLOP/s")
