@@ -10,8 +10,9 @@ RGB channel order), of dtype ``uint8`` (0..255) or ``float32``/``float64`` (0..1
     chain = A.Compose([
         A.RandomResizedCrop(24, scale=(0.5, 1.0)),
         A.RandomFlip(p=0.5),
-        A.RandomRotate(15),                      # reflect border: no black corners
-        A.ColorJitter(brightness=0.3, contrast=0.3),
+        A.OneOf([A.RandomRotate(15),             # constant (black) corners, as torchvision does
+                 A.RandomRotate(15, border="reflect")]),  # or mirrored content: a trade-off
+        A.ColorJitter(brightness=0.3, contrast=0.3, p=0.8),  # p: applied to 80% of the images
         A.Cutout(8),
     ])
     rng = np.random.default_rng(0)
@@ -21,26 +22,31 @@ RGB channel order), of dtype ``uint8`` (0..255) or ``float32``/``float64`` (0..1
 Each transform exists twice: a function (``random_crop(image, size, rng)``) and a small class
 holding the settings (``RandomCrop(size)``, called as ``t(image, rng)``), which is what
 :class:`Compose` chains and what the framework adapters (``augment_tf``, ``augment_torch``)
-accept. Transforms never write into their input; they may return a view of it (a crop).
+accept. Every class takes ``p``, the probability that it is applied at all (albumentations'
+convention; a skipped transform returns the image untouched), and :class:`OneOf`,
+:class:`RandomApply` and :class:`Compose` combine them as albumentations and torchvision do.
+Transforms never write into their input; they may return a view of it (a crop).
 
 Three mistakes this module exists to avoid (all found in popular blog code): a crop offset drawn
 with an exclusive upper bound (the last offset never comes up, and a crop as large as the image
-crashes), a "random" flip that always flips, and a fixed-angle rotation that fills the corners
-with black.
+crashes), a "random" flip that always flips, and a "random" rotation by one fixed angle. The
+corners a rotation uncovers are a choice, not a bug: a constant fill (torchvision's and
+albumentations' default) adds corners no test image has, reflection invents mirrored content.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
 __all__ = [
-    "BORDERS", "ColorJitter", "Compose", "Cutout", "RandomCrop", "RandomFlip", "RandomResizedCrop",
-    "RandomRotate", "ToFloat", "apply_batch", "check_image", "color_jitter", "cutout", "random_crop",
-    "random_flip", "random_resized_crop", "random_rotate",
+    "BORDERS", "ColorJitter", "Compose", "Cutout", "OneOf", "RandomApply", "RandomCrop", "RandomFlip",
+    "RandomResizedCrop", "RandomRotate", "ToFloat", "Transform", "apply_batch", "check_image", "color_jitter",
+    "cutout", "jitter_plan", "random_crop", "random_flip", "random_resized_crop", "random_rotate", "resize",
 ]
 
 DTYPES = (np.uint8, np.float32, np.float64)
@@ -52,7 +58,8 @@ BORDERS = {
     "wrap": cv2.BORDER_WRAP,  # tile the image (cdefgh|abcdefgh|abcdefg)
     "constant": cv2.BORDER_CONSTANT,  # a fixed value (``fill``): black corners with fill=0
 }
-INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
+# "auto": anti-aliased INTER_AREA when an axis shrinks, INTER_LINEAR when the image grows (see resize).
+INTERPOLATIONS = {"auto": None, "nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
                   "area": cv2.INTER_AREA}
 
 # ITU-R BT.601 luma weights for RGB, as torchvision and OpenCV use for "grayscale".
@@ -88,6 +95,11 @@ def _check_rng(rng) -> np.random.Generator:
     return rng
 
 
+def _is_number(value) -> bool:
+    """A real number, NumPy scalars included (np.float32(0.5), np.int64(3)), but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _pair(value, name: str) -> tuple[int, int]:
     """Return (height, width) from an int or a pair of positive ints."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else value
@@ -100,13 +112,13 @@ def _pair(value, name: str) -> tuple[int, int]:
 def _range(value, name: str, low: float, high: float) -> tuple[float, float]:
     """Return (a, b) with low <= a <= b <= high from a pair of numbers."""
     if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) for v in value) or not low <= value[0] <= value[1] <= high):
+            or not all(_is_number(v) for v in value) or not low <= value[0] <= value[1] <= high):
         raise ValueError(f"{name} must be a pair (a, b) with {low} <= a <= b <= {high}, got {value!r}")
     return float(value[0]), float(value[1])
 
 
 def _number(value, name: str, low: float, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+    if not _is_number(value) or not low <= value <= high:
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
     return float(value)
 
@@ -128,6 +140,25 @@ def _max_value(image: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- geometry
+
+
+def resize(image: np.ndarray, size, interpolation: str = "auto") -> np.ndarray:
+    """Resize to ``size`` (int or (height, width)); ``"auto"`` is the course's one downscaling rule.
+
+    ``"auto"`` uses OpenCV's ``INTER_AREA`` (each output pixel averages the input pixels it
+    covers: anti-aliased) when either axis shrinks, and ``INTER_LINEAR`` when the image only
+    grows. ``INTER_LINEAR`` on a shrink samples 2x2 neighbours and skips the rest, so fine
+    patterns alias (moire). The other names force one method.
+    """
+    check_image(image)
+    out_h, out_w = _pair(size, "output size")
+    flags = _choice(interpolation, INTERPOLATIONS, "interpolation")
+    h, w = image.shape[:2]
+    if (out_h, out_w) == (h, w):
+        return image
+    if flags is None:
+        flags = cv2.INTER_AREA if out_h < h or out_w < w else cv2.INTER_LINEAR
+    return _keep_channels(cv2.resize(image, (out_w, out_h), interpolation=flags), image)
 
 
 def random_crop(image: np.ndarray, size, rng: np.random.Generator) -> np.ndarray:
@@ -158,39 +189,44 @@ def random_flip(image: np.ndarray, p: float, rng: np.random.Generator, horizonta
     return _keep_channels(cv2.flip(image, 1 if horizontal else 0), image)
 
 
-def random_rotate(image: np.ndarray, max_degrees: float, rng: np.random.Generator, border: str = "reflect",
+def random_rotate(image: np.ndarray, max_degrees: float, rng: np.random.Generator, border: str = "constant",
                   fill: float = 0, interpolation: str = "linear") -> np.ndarray:
     """Rotate about the centre by an angle drawn uniformly from [-max_degrees, max_degrees].
 
     The output keeps the input's size. Where no source pixel lands (the corners), ``border``
-    decides: ``"reflect"`` (default) mirrors the image, ``"replicate"`` repeats the edge,
-    ``"wrap"`` tiles it and ``"constant"`` paints ``fill`` (black corners with 0).
+    decides, and each choice is a trade-off: ``"constant"`` (default, as in torchvision and
+    albumentations) paints ``fill`` (black corners with 0: content no test image has),
+    ``"reflect"`` mirrors the image (no corners, but invented mirrored content next to the
+    edges), ``"replicate"`` smears the edge pixels and ``"wrap"`` tiles the image.
     """
     check_image(image)
     _number(max_degrees, "max_degrees", 0.0, 180.0)
+    _number(fill, "fill", -math.inf)
     border_mode = _choice(border, BORDERS, "border")
     flags = _choice(interpolation, INTERPOLATIONS, "interpolation")
+    flags = cv2.INTER_LINEAR if flags is None else flags  # a rotation keeps the scale: nothing to anti-alias
     angle = _check_rng(rng).uniform(-max_degrees, max_degrees)
     h, w = image.shape[:2]
     # The centre of an image with pixel centres at 0..W-1 is (W-1)/2, not W//2.
     matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
-    out = cv2.warpAffine(image, matrix, (w, h), flags=flags, borderMode=border_mode, borderValue=(fill,) * 4)
+    out = cv2.warpAffine(image, matrix, (w, h), flags=flags, borderMode=border_mode, borderValue=(float(fill),) * 4)
     return _keep_channels(out, image)
 
 
 def random_resized_crop(image: np.ndarray, size, rng: np.random.Generator, scale=(0.08, 1.0),
-                        ratio=(3 / 4, 4 / 3), interpolation: str = "linear") -> np.ndarray:
+                        ratio=(3 / 4, 4 / 3), interpolation: str = "auto") -> np.ndarray:
     """Crop a random area and aspect ratio, then resize it to ``size`` (the Inception / ResNet crop).
 
     The crop covers a fraction of the image area drawn uniformly from ``scale`` and has a
     width/height ratio drawn log-uniformly from ``ratio``. After 10 draws that do not fit, it
-    falls back to the largest centred crop with the ratio clamped to ``ratio``.
+    falls back to the largest centred crop with the ratio clamped to ``ratio``. The resize
+    follows :func:`resize` (anti-aliased when shrinking, with the default ``"auto"``).
     """
     check_image(image)
-    out_h, out_w = _pair(size, "output size")
+    out_size = _pair(size, "output size")
     s_lo, s_hi = _range(scale, "scale", 0.0, 1.0)
     r_lo, r_hi = _range(ratio, "ratio", 1e-6, math.inf)
-    flags = _choice(interpolation, INTERPOLATIONS, "interpolation")
+    _choice(interpolation, INTERPOLATIONS, "interpolation")
     _check_rng(rng)
     h, w = image.shape[:2]
     area = h * w
@@ -205,9 +241,7 @@ def random_resized_crop(image: np.ndarray, size, rng: np.random.Generator, scale
         aspect = min(max(w / h, r_lo), r_hi)
         cw, ch = (w, min(h, round(w / aspect))) if w / h < aspect else (min(w, round(h * aspect)), h)
         top, left = (h - ch) // 2, (w - cw) // 2
-    crop = image[top:top + ch, left:left + cw]
-    out = cv2.resize(crop, (out_w, out_h), interpolation=flags)
-    return _keep_channels(out, image)
+    return resize(image[top:top + ch, left:left + cw], out_size, interpolation)
 
 
 # --------------------------------------------------------------------------- colour
@@ -250,32 +284,53 @@ def _shift_hue(image: np.ndarray, shift: float) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(image.dtype, copy=False)
 
 
+JITTERS = ("brightness", "contrast", "saturation", "hue")
+
+
+def jitter_plan(rng: np.random.Generator, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
+                hue: float = 0.0) -> list[tuple[str, float]]:
+    """Draw one call's colour jitter: ``[(name, factor), ...]`` in the order they will apply.
+
+    Factors are drawn as in torchvision: brightness, contrast and saturation uniformly from
+    [max(0, 1 - x), 1 + x], hue from [-hue, hue]; a 0 strength skips that change. The order of
+    the changes is a fresh random permutation on every call, as torchvision's and
+    albumentations' ``ColorJitter`` do (the changes do not commute once pixels clip).
+    """
+    strengths = {"brightness": brightness, "contrast": contrast, "saturation": saturation, "hue": hue}
+    for name, value in strengths.items():
+        _number(value, name, 0.0, 0.5 if name == "hue" else math.inf)
+    _check_rng(rng)
+    plan = [(name, float(rng.uniform(-x, x) if name == "hue" else rng.uniform(max(0.0, 1 - x), 1 + x)))
+            for name, x in strengths.items() if x]
+    return [plan[i] for i in rng.permutation(len(plan))] if len(plan) > 1 else plan
+
+
+def _jitter_step(image: np.ndarray, name: str, factor: float) -> np.ndarray:
+    """Apply one colour change of a :func:`jitter_plan`."""
+    if name == "brightness":
+        return _blend(image, factor, 0.0)
+    if name == "contrast":
+        return _blend(image, factor, _gray_mean(image))
+    if name == "saturation":
+        return _blend(image, factor, _gray(image))
+    return _shift_hue(image, factor)
+
+
 def color_jitter(image: np.ndarray, rng: np.random.Generator, brightness: float = 0.0, contrast: float = 0.0,
                  saturation: float = 0.0, hue: float = 0.0) -> np.ndarray:
-    """Randomly change brightness, contrast, saturation and hue (torchvision's definitions).
+    """Randomly change brightness, contrast, saturation and hue, in a random order (torchvision's definitions).
 
-    Each factor is drawn uniformly from [max(0, 1 - x), 1 + x]: brightness scales the pixels,
-    contrast blends with the mean grey level, saturation blends with the grey image. Hue
-    rotates the colour wheel by a fraction drawn from [-hue, hue] (hue <= 0.5). They apply in
-    that order; a 0 skips one (and draws no number), so all zeros return ``image`` itself.
-    Saturation and hue need 3-channel RGB.
+    Brightness scales the pixels, contrast blends with the mean grey level, saturation blends
+    with the grey image, hue rotates the colour wheel by a fraction of a turn (hue <= 0.5).
+    :func:`jitter_plan` draws the factors and the order; a 0 skips one (all zeros return
+    ``image`` itself and draw nothing). Saturation and hue need 3-channel RGB.
     """
     check_image(image)
-    for name, value, high in (("brightness", brightness, math.inf), ("contrast", contrast, math.inf),
-                              ("saturation", saturation, math.inf), ("hue", hue, 0.5)):
-        _number(value, name, 0.0, high)
     if (saturation or hue) and (image.ndim != 3 or image.shape[2] != 3):
         raise ValueError(f"saturation and hue need an RGB image of shape (H, W, 3), got shape {image.shape}")
-    _check_rng(rng)
     out = image
-    if brightness:
-        out = _blend(out, rng.uniform(max(0.0, 1 - brightness), 1 + brightness), 0.0)
-    if contrast:
-        out = _blend(out, rng.uniform(max(0.0, 1 - contrast), 1 + contrast), _gray_mean(out))
-    if saturation:
-        out = _blend(out, rng.uniform(max(0.0, 1 - saturation), 1 + saturation), _gray(out))
-    if hue:
-        out = _shift_hue(out, rng.uniform(-hue, hue))
+    for name, factor in jitter_plan(rng, brightness, contrast, saturation, hue):
+        out = _jitter_step(out, name, factor)
     return out
 
 
@@ -302,46 +357,66 @@ def cutout(image: np.ndarray, size, rng: np.random.Generator, n: int = 1, fill: 
 
 
 class Transform:
-    """Base of the transform classes: settings at construction, ``t(image, rng)`` to apply."""
+    """Base of the transform classes: settings at construction, ``t(image, rng)`` to apply.
 
-    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    ``p`` is the probability that the transform is applied at all: each call draws one number
+    and returns ``image`` unchanged when it is ``>= p``; ``p=1`` (the default) draws nothing.
+    Subclasses implement :meth:`apply`, the transform itself.
+    """
+
+    p: float = 1.0
+
+    def _set_p(self, p) -> None:
+        self.p = _number(p, "probability p", 0.0, 1.0)
+
+    def apply(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.p < 1.0 and _check_rng(rng).random() >= self.p:
+            return check_image(image)
+        return self.apply(image, rng)
+
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "p" or v != 1.0)
         return f"{type(self).__name__}({args})"
 
 
 class RandomCrop(Transform):
     """:func:`random_crop` with a fixed size."""
 
-    def __init__(self, size):
+    def __init__(self, size, p: float = 1.0):
         self.size = _pair(size, "crop size")
+        self._set_p(p)
 
-    def __call__(self, image, rng):
+    def apply(self, image, rng):
         return random_crop(image, self.size, rng)
 
 
 class RandomFlip(Transform):
-    """:func:`random_flip` with a fixed probability and direction."""
+    """Mirror with probability ``p`` (left-right, or top-bottom with ``horizontal=False``), as :func:`random_flip`."""
 
     def __init__(self, p: float = 0.5, horizontal: bool = True):
-        self.p, self.horizontal = _number(p, "flip probability p", 0.0, 1.0), bool(horizontal)
+        self._set_p(p)
+        self.horizontal = bool(horizontal)
 
-    def __call__(self, image, rng):
+    def __call__(self, image, rng):  # the flip's own draw is its probability: one number per call
         return random_flip(image, self.p, rng, horizontal=self.horizontal)
 
 
 class RandomRotate(Transform):
-    """:func:`random_rotate` with fixed settings (reflect border by default)."""
+    """:func:`random_rotate` with fixed settings (constant border by default, as torchvision)."""
 
-    def __init__(self, max_degrees: float, border: str = "reflect", fill: float = 0, interpolation: str = "linear"):
+    def __init__(self, max_degrees: float, border: str = "constant", fill: float = 0, interpolation: str = "linear",
+                 p: float = 1.0):
         _number(max_degrees, "max_degrees", 0.0, 180.0)
+        _number(fill, "fill", -math.inf)
         _choice(border, BORDERS, "border")
         _choice(interpolation, INTERPOLATIONS, "interpolation")
         self.max_degrees, self.border, self.fill, self.interpolation = max_degrees, border, fill, interpolation
+        self._set_p(p)
 
-    def __call__(self, image, rng):
+    def apply(self, image, rng):
         return random_rotate(image, self.max_degrees, rng, border=self.border, fill=self.fill,
                              interpolation=self.interpolation)
 
@@ -349,35 +424,39 @@ class RandomRotate(Transform):
 class RandomResizedCrop(Transform):
     """:func:`random_resized_crop` with fixed settings."""
 
-    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation: str = "linear"):
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation: str = "auto", p: float = 1.0):
         self.size = _pair(size, "output size")
         self.scale, self.ratio = _range(scale, "scale", 0.0, 1.0), _range(ratio, "ratio", 1e-6, math.inf)
         self.interpolation = interpolation
         _choice(interpolation, INTERPOLATIONS, "interpolation")
+        self._set_p(p)
 
-    def __call__(self, image, rng):
+    def apply(self, image, rng):
         return random_resized_crop(image, self.size, rng, scale=self.scale, ratio=self.ratio,
                                    interpolation=self.interpolation)
 
 
 class ColorJitter(Transform):
-    """:func:`color_jitter` with fixed strengths."""
+    """:func:`color_jitter` with fixed strengths (a new random order each call)."""
 
-    def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0, hue: float = 0.0):
+    def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0, hue: float = 0.0,
+                 p: float = 1.0):
         self.brightness, self.contrast = _number(brightness, "brightness", 0), _number(contrast, "contrast", 0)
         self.saturation, self.hue = _number(saturation, "saturation", 0), _number(hue, "hue", 0, 0.5)
+        self._set_p(p)
 
-    def __call__(self, image, rng):
+    def apply(self, image, rng):
         return color_jitter(image, rng, self.brightness, self.contrast, self.saturation, self.hue)
 
 
 class Cutout(Transform):
     """:func:`cutout` with a fixed size, count and fill value."""
 
-    def __init__(self, size, n: int = 1, fill: float = 0):
-        self.size, self.n, self.fill = _pair(size, "cutout size"), n, fill
+    def __init__(self, size, n: int = 1, fill: float = 0, p: float = 1.0):
+        self.size, self.n, self.fill = _pair(size, "cutout size"), n, _number(fill, "fill", -math.inf)
+        self._set_p(p)
 
-    def __call__(self, image, rng):
+    def apply(self, image, rng):
         return cutout(image, self.size, rng, n=self.n, fill=self.fill)
 
 
@@ -389,17 +468,25 @@ class ToFloat(Transform):
         return image.astype(np.float32) * np.float32(1 / 255) if image.dtype == np.uint8 else image
 
 
+def _callables(transforms, who: str) -> list:
+    transforms = list(transforms)
+    bad = [t for t in transforms if not callable(t)]
+    if bad:
+        raise TypeError(f"{who} needs callables t(image, rng); got {bad!r}")
+    return transforms
+
+
 class Compose(Transform):
-    """Apply transforms in order, each ``t(image, rng)``, all drawing from the same generator."""
+    """Apply transforms in order, each ``t(image, rng)``, all drawing from the same generator.
 
-    def __init__(self, transforms: Sequence[Callable[[np.ndarray, np.random.Generator], np.ndarray]]):
-        transforms = list(transforms)
-        bad = [t for t in transforms if not callable(t)]
-        if bad:
-            raise TypeError(f"Compose needs callables t(image, rng); got {bad!r}")
-        self.transforms = transforms
+    With ``p < 1`` the whole chain is applied with probability ``p`` (albumentations' ``Compose(p=)``).
+    """
 
-    def __call__(self, image, rng):
+    def __init__(self, transforms: Sequence[Callable[[np.ndarray, np.random.Generator], np.ndarray]], p: float = 1.0):
+        self.transforms = _callables(transforms, type(self).__name__)
+        self._set_p(p)
+
+    def apply(self, image, rng):
         for t in self.transforms:
             image = t(image, rng)
         return image
@@ -409,7 +496,38 @@ class Compose(Transform):
 
     def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}," for t in self.transforms)
-        return f"Compose([{inner}\n])"
+        extra = f", p={self.p!r}" if self.p != 1.0 else ""
+        return f"{type(self).__name__}([{inner}\n]{extra})"
+
+
+class RandomApply(Compose):
+    """Apply the transforms in order with probability ``p`` (default 0.5), or none of them (torchvision's ``RandomApply``)."""
+
+    def __init__(self, transforms, p: float = 0.5):
+        super().__init__(transforms, p=p)
+
+
+class OneOf(Transform):
+    """Apply exactly one of ``transforms``, picked at random (albumentations' ``OneOf``).
+
+    ``weights`` (default: equal) are the relative chances of each; the picked transform's own
+    ``p`` still applies. With ``p < 1`` nothing is applied with probability ``1 - p``.
+    """
+
+    def __init__(self, transforms, weights=None, p: float = 1.0):
+        self.transforms = _callables(transforms, "OneOf")
+        if not self.transforms:
+            raise ValueError("OneOf needs at least one transform")
+        weights = [1.0] * len(self.transforms) if weights is None else list(weights)
+        if (len(weights) != len(self.transforms) or not all(_is_number(w) and w >= 0 for w in weights)
+                or sum(weights) <= 0):
+            raise ValueError(f"weights must be {len(self.transforms)} non-negative numbers, not all 0, got {weights!r}")
+        total = sum(float(w) for w in weights)
+        self.weights = [float(w) / total for w in weights]
+        self._set_p(p)
+
+    def apply(self, image, rng):
+        return self.transforms[rng.choice(len(self.transforms), p=self.weights)](image, rng)
 
 
 def apply_batch(transform: Callable[[np.ndarray, np.random.Generator], np.ndarray], images,

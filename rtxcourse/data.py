@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtxcourse.validate import positive_ints
+from rtxcourse.validate import check_xy, positive_ints
 
 # Photos from scikit-image's bundled data (no download): name -> loader attribute.
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "camera")
@@ -37,14 +37,12 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 
 def _resize_batch(images: np.ndarray, size: int) -> np.ndarray:
-    """Resize NHW[C] images to size x size with OpenCV (area when shrinking, linear when growing)."""
-    import cv2
+    """Resize NHW[C] images to size x size by the course's one rule (``augment.resize``: area when shrinking)."""
+    from rtxcourse.augment import resize
 
     if images.shape[1] == size and images.shape[2] == size:
         return images
-    interp = cv2.INTER_AREA if size < images.shape[1] else cv2.INTER_LINEAR
-    out = np.stack([cv2.resize(im, (size, size), interpolation=interp) for im in images])
-    return out.reshape(len(images), size, size, *images.shape[3:])
+    return np.stack([resize(im, size) for im in images])
 
 
 def digits(image_size: int = 8, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -130,16 +128,6 @@ def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, 
 
     x_tr, x_te, y_tr, y_te = split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
     return (x_tr, y_tr), (x_te, y_te)
-
-
-def check_xy(x: np.ndarray, y: np.ndarray) -> None:
-    """Raise ValueError unless ``x`` is a batch of images (N,H,W,C) matching labels ``y`` (N,)."""
-    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-        raise TypeError(f"x and y must be NumPy arrays, got {type(x).__name__} and {type(y).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"x must be a batch of images with shape (N, H, W, C); got shape {x.shape}")
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"y must have shape ({len(x)},) to match x {x.shape}; got {y.shape}")
 
 
 # --------------------------------------------------------------------------- real datasets

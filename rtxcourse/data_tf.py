@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtxcourse.data import check_xy
+from rtxcourse.validate import check_xy
 from rtxcourse.runtime import import_tensorflow
 
 

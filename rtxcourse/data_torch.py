@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from rtxcourse.data import check_xy
+from rtxcourse.validate import check_xy
 
 
 class ArrayDataset(Dataset):

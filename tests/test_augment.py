@@ -28,8 +28,8 @@ GENERIC = {
     "crop": A.RandomCrop((11, 13)),
     "flip_h": A.RandomFlip(0.5),
     "flip_v": A.RandomFlip(0.5, horizontal=False),
-    "rotate_reflect": A.RandomRotate(30),
-    "rotate_constant": A.RandomRotate(30, border="constant", fill=0.5),
+    "rotate_reflect": A.RandomRotate(30, border="reflect"),
+    "rotate_constant": A.RandomRotate(30, fill=0.5),
     "resized_crop": A.RandomResizedCrop((12, 10), scale=(0.2, 1.0)),
     "jitter_bc": A.ColorJitter(brightness=0.5, contrast=0.5),
     "cutout": A.Cutout(5, n=2),
@@ -145,13 +145,16 @@ def test_bad_flip_probability(p):
 # --------------------------------------------------------------------------- random_rotate
 
 
-def test_rotate_reflect_has_no_black_corners_constant_does():
+def test_rotate_border_is_a_trade_off_constant_by_default_or_reflected():
     image = np.full((32, 32, 3), 200, np.uint8)
     rng = _rng(4)
+    # Constant (the default, as torchvision and albumentations): corners painted with fill.
+    corners = [A.random_rotate(image, 45, rng)[0, 0] for _ in range(50)]
+    assert min(c.min() for c in corners) == 0
+    assert A.random_rotate(image, 45, rng, fill=np.uint8(77), border="constant").min() in (77, 78)  # blended edge
+    # Reflect: every pixel comes from the image, mirrored (no corners, invented content instead).
     for _ in range(20):
-        assert A.random_rotate(image, 45, rng).min() == 200  # reflect: every pixel comes from the image
-    corners = [A.random_rotate(image, 45, rng, border="constant")[0, 0] for _ in range(50)]
-    assert min(c.min() for c in corners) == 0  # constant border with fill 0: black corners
+        assert A.random_rotate(image, 45, rng, border="reflect").min() == 200
 
 
 def test_rotate_zero_degrees_is_identity_and_angle_is_uniform():
@@ -162,7 +165,7 @@ def test_rotate_zero_degrees_is_identity_and_angle_is_uniform():
     out = A.random_rotate(image, 40, rng)
     angle = replay.uniform(-40, 40)
     m = cv2.getRotationMatrix2D(((24 - 1) / 2, (20 - 1) / 2), angle, 1.0)
-    np.testing.assert_allclose(out, cv2.warpAffine(image, m, (24, 20), borderMode=cv2.BORDER_REFLECT_101), atol=1e-6)
+    np.testing.assert_allclose(out, cv2.warpAffine(image, m, (24, 20), borderMode=cv2.BORDER_CONSTANT), atol=1e-6)
     angles = _rng(6).uniform(-40, 40, 4000)
     assert stats.kstest((angles + 40) / 80, "uniform").pvalue > 1e-4
 
@@ -355,3 +358,151 @@ def test_importing_augment_loads_no_framework():
     code = "import sys, rtxcourse.augment; print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- probabilities and composition
+# Frequencies are binomial: with n draws at probability q the count has sd sqrt(n q (1 - q)); a
+# 5 sd bound fails by chance about once in 3.5 million runs, and the seeds are fixed anyway.
+
+
+def _within_5_sd(count: int, n: int, q: float) -> bool:
+    return abs(count - n * q) <= 5 * np.sqrt(n * q * (1 - q)) + 1e-9
+
+
+def _plus(k):
+    """A marker transform: adds k, so the output says which branch ran."""
+    return lambda im, rng: im + k
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: A.RandomCrop(4, p=p), lambda p: A.RandomRotate(30, p=p), lambda p: A.RandomResizedCrop(4, p=p),
+    lambda p: A.ColorJitter(brightness=0.5, p=p), lambda p: A.Cutout(4, p=p), lambda p: A.Compose([_plus(1)], p=p),
+    lambda p: A.RandomApply([_plus(1)], p=p), lambda p: A.OneOf([_plus(1), _plus(2)], p=p),
+])
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_every_transform_is_applied_with_probability_p(make, p):
+    image = _rng(30).uniform(0.2, 0.8, (12, 12, 3)).astype(np.float32)
+    t, rng, n = make(p), _rng(31), 2000
+    outs = [t(image, rng) for _ in range(n)]
+    untouched = sum(o is image for o in outs)  # a skipped transform returns its input itself
+    assert _within_5_sd(n - untouched, n, p), (n - untouched, n, p)
+    # When applied it really transformed the image (each of these always changes a float image).
+    assert all(o.shape != image.shape or not np.array_equal(o, image) for o in outs if o is not image)
+
+
+def test_random_apply_defaults_to_one_half_and_applies_the_group_together():
+    image = np.zeros((2, 2), np.float32)
+    t, rng, n = A.RandomApply([_plus(1), _plus(10)]), _rng(32), 4000
+    values = np.array([t(image, rng)[0, 0] for _ in range(n)])
+    assert set(np.unique(values)) == {0.0, 11.0}  # all of the group or none of it
+    assert _within_5_sd(int((values == 11).sum()), n, 0.5)
+
+
+@pytest.mark.parametrize("weights, expected", [(None, [1 / 3] * 3), ([1, 3, 0], [0.25, 0.75, 0.0]),
+                                               (np.array([0.2, 0.2, 0.6], np.float32), [0.2, 0.2, 0.6])])
+def test_one_of_picks_exactly_one_with_the_given_weights(weights, expected):
+    image = np.zeros((2, 2), np.float32)
+    t, rng, n = A.OneOf([_plus(1), _plus(2), _plus(3)], weights=weights), _rng(33), 6000
+    counts = np.bincount(np.array([t(image, rng)[0, 0] for _ in range(n)]).astype(int), minlength=4)
+    assert counts[0] == 0  # never none, never two (1 + 2 = 3 is ruled out by the weights test below)
+    for k in range(3):
+        assert _within_5_sd(int(counts[k + 1]), n, expected[k]), (counts, expected)
+
+
+def test_one_of_and_p_errors():
+    with pytest.raises(ValueError, match="at least one"):
+        A.OneOf([])
+    with pytest.raises(ValueError, match="weights"):
+        A.OneOf([_plus(1), _plus(2)], weights=[1])
+    with pytest.raises(ValueError, match="weights"):
+        A.OneOf([_plus(1)], weights=[0])
+    with pytest.raises(ValueError, match="probability p"):
+        A.Cutout(4, p=1.5)
+    with pytest.raises(TypeError, match="callables"):
+        A.OneOf(["flip"])
+
+
+def test_jitter_order_is_a_fresh_uniform_permutation_each_call():
+    rng, n = _rng(34), 4800
+    orders = [tuple(name for name, _ in A.jitter_plan(rng, 0.4, 0.4, 0.4, 0.1)) for _ in range(n)]
+    assert all(sorted(o) == sorted(A.JITTERS) for o in orders)
+    for name in A.JITTERS:  # each change comes first a quarter of the time
+        assert _within_5_sd(sum(o[0] == name for o in orders), n, 0.25), name
+    counts = np.array(list({o: orders.count(o) for o in set(orders)}.values()))
+    assert len(counts) == 24 and stats.chisquare(counts).pvalue > 1e-6  # all 24 orders, equally often
+    # Factors follow torchvision's ranges; a 0 strength is skipped and draws nothing.
+    plan = dict(A.jitter_plan(_rng(35), brightness=0.4, hue=0.1))
+    assert set(plan) == {"brightness", "hue"} and 0.6 <= plan["brightness"] <= 1.4 and abs(plan["hue"]) <= 0.1
+    assert A.jitter_plan(_rng(), 0, 0, 0, 0) == []
+
+
+def test_color_jitter_applies_its_plan_in_order_and_order_matters():
+    image = _rng(36).integers(0, 256, (8, 8, 3), dtype=np.uint8)  # uint8 clips: the changes do not commute
+    differs = 0
+    for seed in range(40):
+        plan = A.jitter_plan(_rng(seed), 0.8, 0.8, 0.8, 0.2)
+        out = A.color_jitter(image, _rng(seed), 0.8, 0.8, 0.8, 0.2)
+        expected, reversed_ = image, image
+        for step in plan:
+            expected = A._jitter_step(expected, *step)
+        for step in plan[::-1]:
+            reversed_ = A._jitter_step(reversed_, *step)
+        np.testing.assert_array_equal(out, expected)
+        differs += not np.array_equal(out, reversed_)
+    assert differs >= 30, "the order of the changes should change the result for most draws"
+
+
+@pytest.mark.parametrize("number", [np.float32, np.float64, np.int64])
+def test_numpy_scalars_are_accepted_wherever_a_number_is(number):
+    image, rng = _images()["rgb_f32"], _rng()
+    half, one = number(0.5) if number is not np.int64 else number(0), number(1)
+    chain = A.Compose([
+        A.RandomCrop(np.int64(16), p=one), A.RandomFlip(p=half), A.RandomRotate(number(20), fill=half, p=one),
+        A.RandomResizedCrop(np.int64(12), scale=(half, one), ratio=(one, one)),
+        A.ColorJitter(half, half, half, number(0.1) if number is not np.int64 else number(0), p=one),
+        A.Cutout(np.int64(3), n=np.int64(2), fill=half), A.OneOf([A.RandomFlip(half)], weights=[one]),
+    ], p=one)
+    assert chain(image, rng).shape == (12, 12, 3)
+    assert A.random_flip(image, half, rng).shape == image.shape
+    assert A.random_rotate(image, number(10), rng, fill=half).shape == image.shape
+    assert A.color_jitter(image, rng, brightness=half).shape == image.shape
+
+
+def test_bools_are_not_numbers():
+    with pytest.raises(ValueError, match="probability"):
+        A.RandomFlip(p=True)
+    with pytest.raises(ValueError, match="brightness"):
+        A.ColorJitter(brightness=np.bool_(True))
+
+
+# --------------------------------------------------------------------------- one resize rule
+
+
+def _checkerboard(n=32):
+    return (np.indices((n, n)).sum(axis=0) % 2).astype(np.float32)
+
+
+def test_resize_is_anti_aliased_when_shrinking_and_linear_when_growing():
+    board = _checkerboard()
+    small = A.resize(board, 8)  # each output pixel averages 4x4 input pixels: flat grey
+    np.testing.assert_allclose(small, 0.5, atol=1e-6)
+    big = _checkerboard(40)  # 40 -> 13: a non-integer factor, where sampling shows its aliasing
+    assert A.resize(big, 13).std() < 0.03  # area: close to flat grey
+    assert cv2.resize(big, (13, 13), interpolation=cv2.INTER_LINEAR).std() > 0.1  # what the crop did before: moire
+    grown = A.resize(board[:4, :4], 8)
+    np.testing.assert_array_equal(grown, cv2.resize(board[:4, :4], (8, 8), interpolation=cv2.INTER_LINEAR))
+    # Shrinking one axis and growing the other still averages along the shrinking one.
+    np.testing.assert_allclose(A.resize(board, (8, 64)).mean(), 0.5, atol=1e-3)
+    assert A.resize(board, 32) is board
+    assert A.resize(board[..., None], 8).shape == (8, 8, 1)
+
+
+def test_resized_crop_and_data_follow_the_same_rule():
+    board = _checkerboard()
+    out = A.random_resized_crop(board, 8, _rng(), scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    np.testing.assert_allclose(out, 0.5, atol=1e-6)  # the whole board, area-averaged
+    from rtxcourse import data
+
+    x, _ = data.digits(image_size=4)
+    full, _ = data.digits(image_size=8)
+    np.testing.assert_array_equal(x[:5, ..., 0], np.stack([A.resize(im[..., 0], 4) for im in full[:5]]))

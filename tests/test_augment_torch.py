@@ -50,6 +50,37 @@ def test_the_shared_generator_mistake_duplicates_across_workers():
     assert torch.equal(shared[0][0], shared[0][1]) and torch.equal(shared[0][0], shared[1][0])
 
 
+def test_the_rank_is_part_of_the_seed():
+    # Same torch seed (what worker k of every rank gets when all ranks seed their loaders alike):
+    # rank 0 and rank 1 must draw different crops, each rank reproducibly.
+    def draws(rank):
+        torch.manual_seed(5)
+        t = WorkerSeeded(CROP, rank=rank)
+        return [t(SAME[0]) for _ in range(4)]
+
+    assert all(np.array_equal(a, b) for a, b in zip(draws(1), draws(1)))
+    assert not any(np.array_equal(a, b) for a, b in zip(draws(0), draws(1)))
+
+
+def test_the_default_rank_is_torchruns(monkeypatch):
+    monkeypatch.setenv("RANK", "3")
+    assert WorkerSeeded(CROP).rank == 3
+    monkeypatch.delenv("RANK")
+    assert WorkerSeeded(CROP).rank == 0
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(ValueError, match="RANK"):
+        WorkerSeeded(CROP)
+    with pytest.raises(ValueError, match="rank"):
+        WorkerSeeded(CROP, rank=-1)
+
+
+@pytest.mark.slow
+def test_worker_k_of_two_ranks_differs():
+    rank0 = _epochs(WorkerSeeded(CROP, rank=0), 2, epochs=1)[0]
+    rank1 = _epochs(WorkerSeeded(CROP, rank=1), 2, epochs=1)[0]
+    assert not torch.equal(rank0[0], rank1[0]) and not torch.equal(rank0[1], rank1[1])
+
+
 def test_needs_a_callable():
     with pytest.raises(TypeError, match="transform must be callable"):
         WorkerSeeded("crop")

@@ -107,6 +107,12 @@ def test_check_cells_carry_their_questions_and_a_checksum():
     assert student.cells[1].metadata["rtxcourse"] == meta[1] and len(student.cells) == 2
 
 
+def test_questions_are_found_in_framework_sections():
+    nb = _graded_source(('%%framework torch\nwith ck.question("q2", points=3):\n    assert f(1) == 2', []))
+    _, solution = release.make_copies(nb, "s")
+    assert solution.cells[1].metadata["rtxcourse"]["questions"] == [{"id": "q2", "points": 3}]
+
+
 def test_a_question_id_used_twice_is_an_error():
     nb = _graded_source(('with ck.question("q1"):\n    pass', []), ('with ck.question("q1", points=3):\n    pass', []))
     with pytest.raises(release.ReleaseError, match="question id 'q1' is used in cells"):

@@ -68,10 +68,13 @@ def _strip(cell_src: str, begin: str, end: str, stub: str | None, where: str) ->
 
 
 def question_ids(cell) -> list[tuple[str, float]]:
-    """The ``(id, points)`` of every ``question("id", points=N)`` call in a code cell."""
-    src = notebook.source(cell)
-    if src.lstrip().startswith("%%"):  # a cell magic (%%framework tf): the rest of the cell is Python
-        src = src.lstrip().split("\n", 1)[1] if "\n" in src.lstrip() else ""
+    """The ``(id, points)`` of every ``question("id", points=N)`` call in a code cell.
+
+    A cell that starts with a cell magic (``%%framework tf``) is read without that line: its body is Python.
+    """
+    src = notebook.source(cell).lstrip()
+    if src.startswith("%%"):
+        src = src.partition("\n")[2]
     try:
         tree = ast.parse(src)
     except SyntaxError:
