@@ -42,7 +42,7 @@ def test_run_picks_installed_frameworks(monkeypatch):
     calls = []
     monkeypatch.setattr(B, "torch_report", lambda: calls.append("torch") or "t")
     monkeypatch.setattr(B, "tf_report", lambda: calls.append("tf") or "k")
-    monkeypatch.setattr(B, "available_frameworks", lambda: {"torch"})
+    monkeypatch.setattr("rtxcourse.hardware.available_frameworks", lambda: {"torch"})
     assert B.run(argparse.Namespace(framework="both")) == ["t"] and calls == ["torch"]
     with pytest.raises(SystemExit, match="tf is not installed"):
         B.run(argparse.Namespace(framework="tf"))

@@ -53,7 +53,7 @@ def test_bench_run_command_picks_frameworks_and_parts(monkeypatch):
     monkeypatch.setattr(bp, "matmul_sweep", lambda fw, sizes: calls.append(("matmul", fw, sizes)) or fw)
     monkeypatch.setattr(bp, "torch_train_steps", lambda: calls.append(("train", "torch")) or "t")
     monkeypatch.setattr(bp, "tf_train_steps", lambda: calls.append(("train", "tf")) or "k")
-    monkeypatch.setattr("rtxcourse.course.catalog.available_frameworks", lambda: {"torch"})
+    monkeypatch.setattr("rtxcourse.hardware.available_frameworks", lambda: {"torch"})
     assert bp.run(argparse.Namespace(framework="both", what="all", sizes=[64], quick=True)) == ["torch", "t"]
     assert calls == [("matmul", "torch", [64]), ("train", "torch")]
     with pytest.raises(SystemExit, match="tf is not installed"):

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 from rtxcourse import bench
 from rtxcourse import flops as F
-from rtxcourse.hardware import available_frameworks
+from rtxcourse.benchmarks import FRAMEWORKS, chosen_frameworks
 from rtxcourse.runtime import by_tier
 
-FRAMEWORKS = ("torch", "tf")
 KINDS = ("standard", "separable", "depthwise", "pointwise")
 
 
@@ -155,9 +154,5 @@ def _compare(report: bench.Report, s: ConvSizes, suffixes: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Run the comparison for the chosen frameworks; return their reports."""
-    wanted = FRAMEWORKS if args.framework == "both" else (args.framework,)
-    installed = available_frameworks()
-    missing = [fw for fw in wanted if fw not in installed]
-    if missing and args.framework != "both":
-        raise SystemExit(f"rtxcourse bench convs: {', '.join(missing)} is not installed (pip install -e '.[{missing[0]}]')")
-    return [torch_report() if fw == "torch" else tf_report() for fw in wanted if fw in installed]
+    frameworks = chosen_frameworks(args.framework, "convs")
+    return [torch_report() if fw == "torch" else tf_report() for fw in frameworks]

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from rtxcourse import bench
 from rtxcourse.memory import format_bytes
+from rtxcourse.benchmarks import FRAMEWORKS, chosen_frameworks
 from rtxcourse.runtime import by_tier
 
-FRAMEWORKS = ("torch", "tf")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -189,14 +189,8 @@ def _tf_steps(plans, modes, s: Sizes, X, y, steps, peaks, params, device) -> Non
 
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Run the checkpointing comparison for the chosen frameworks; return their reports."""
-    from rtxcourse.hardware import available_frameworks
-
-    wanted = FRAMEWORKS if args.framework == "both" else (args.framework,)
-    installed = available_frameworks()
-    missing = [fw for fw in wanted if fw not in installed]
-    if missing and args.framework != "both":
-        raise SystemExit(f"rtxcourse bench memory: {', '.join(missing)} is not installed (pip install -e '.[{missing[0]}]')")
+    frameworks = chosen_frameworks(args.framework, "memory")
     if args.rounds is not None and args.rounds < 1:
         raise SystemExit(f"rtxcourse bench memory: --rounds must be at least 1, got {args.rounds}")
     run_one = {"torch": torch_checkpointing, "tf": tf_checkpointing}
-    return [run_one[fw](rounds=args.rounds) for fw in wanted if fw in installed]
+    return [run_one[fw](rounds=args.rounds) for fw in frameworks]

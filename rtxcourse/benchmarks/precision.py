@@ -22,9 +22,9 @@ import contextlib
 from dataclasses import dataclass
 
 from rtxcourse import bench
+from rtxcourse.benchmarks import FRAMEWORKS, chosen_frameworks
 from rtxcourse.runtime import by_tier
 
-FRAMEWORKS = ("torch", "tf")
 # Largest fp16 matmul a CPU is asked to do: where its kernel path is slow (~1 GFLOP/s), 256^3
 # already takes tens of milliseconds.
 CPU_FP16_MAX_N = 256
@@ -313,15 +313,9 @@ def tf_train_steps(sizes: TrainSizes | None = None, *, repeats: int = 5) -> benc
 
 def run(args: argparse.Namespace) -> list[bench.Report]:
     """Run the sweep and/or training steps for the chosen frameworks; return their reports."""
-    from rtxcourse.course.catalog import available_frameworks
-
-    wanted = FRAMEWORKS if args.framework == "both" else (args.framework,)
-    installed = available_frameworks()
-    missing = [fw for fw in wanted if fw not in installed]
-    if missing and args.framework != "both":
-        raise SystemExit(f"rtxcourse bench precision: {', '.join(missing)} is not installed (pip install -e '.[{missing[0]}]')")
+    frameworks = chosen_frameworks(args.framework, "precision")
     reports: list[bench.Report] = []
-    for fw in (fw for fw in wanted if fw in installed):
+    for fw in frameworks:
         if args.what in ("matmul", "all"):
             reports.append(matmul_sweep(fw, args.sizes))
         if args.what in ("train", "all"):
