@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.rtxcourse-installed
 LAB_ARGS ?=
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k precision -x"
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist; a notebook's cells stay together in one process). Timings inside
+# Test processes (pytest-xdist --dist loadscope: a notebook's cells stay together in one process, a
+# module's tests too, a class's tests apart from its module's). Timings inside
 # lessons are ratios measured in one run, so they hold with two processes; PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
-XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope)
 # JupyterLab refuses to start as root (containers, cloud images) unless told it may.
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 

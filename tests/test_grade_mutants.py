@@ -31,9 +31,7 @@ def test_every_mutant_file_names_an_exercise_and_applies_cleanly():
             mutants.submission(source, m, path.name)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("lesson", EXERCISES, ids=[lesson.exercise for lesson in EXERCISES])
-def test_exercise_checks_discriminate(lesson, tmp_path):
+def _discriminate(lesson, tmp_path):
     ok, why = lesson.can_run(runtime.tier(), catalog.available_frameworks())
     if not ok:
         pytest.skip(why)
@@ -46,3 +44,18 @@ def test_exercise_checks_discriminate(lesson, tmp_path):
     limits = g.Limits(cell_timeout=max(60, 4 * lesson.exercise_seconds), timeout=max(240, 12 * lesson.exercise_seconds))
     problems = mutants.discriminate(assignment, found, tmp_path, jobs=2, limits=limits)
     assert not problems, "\n".join(problems)
+
+
+# One class per exercise, so that pytest-xdist (--dist loadscope) spreads them over its processes.
+def _exercise_class(lesson):
+    @pytest.mark.slow
+    def test_checks_discriminate(self, tmp_path):
+        _discriminate(lesson, tmp_path)
+
+    name = "TestExercise" + lesson.exercise.title().replace("_", "")
+    doc = f"source/{lesson.exercise}.ipynb graded with its solution, its student copy and its mutants."
+    return name, type(name, (), {"test_checks_discriminate": test_checks_discriminate, "__doc__": doc})
+
+
+for _name, _cls in map(_exercise_class, EXERCISES):
+    globals()[_name] = _cls

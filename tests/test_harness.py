@@ -34,7 +34,7 @@ title = "does nothing"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadfile"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadscope"]], ids=["serial", "xdist"])
 def test_harness_skips_with_reason_and_fails_a_notebook_that_ran_nothing(tmp_path, workers):
     nbdir = tmp_path / "notebooks"
     save_clean(new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("assert x == 1")]), nbdir / "01_runs.ipynb")
