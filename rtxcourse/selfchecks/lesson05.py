@@ -15,8 +15,10 @@ import numpy as np
 from rtxcourse.course.checks import Claims
 
 # The real pipeline does the in-memory steps plus the input work: it cannot be faster. The
-# margin absorbs timing noise on a shared machine (best of a few repeats).
-STARVATION_MARGIN = 0.7
+# margin absorbs timing noise on a shared machine: with the suite's two processes beside it the
+# in-memory side once measured 2.4x slower than the real one (best of a few repeats), so only a
+# 'real' run several times faster than the steps alone (work skipped) fails.
+STARVATION_MARGIN = 0.25
 
 
 def overlaps(reads, steps) -> int:
