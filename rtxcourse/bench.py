@@ -99,6 +99,11 @@ class Measurement:
         return (max(self.times) - min(self.times)) / self.median if self.median > 0 else 0.0
 
     @property
+    def best(self) -> float:
+        """The shortest repeat: background load only ever adds time, so this is the least disturbed."""
+        return min(self.times)
+
+    @property
     def rate(self) -> float | None:
         """Work per second at the median time, or None when no work was given."""
         return self.work / self.median if self.work and self.median > 0 else None
@@ -151,6 +156,66 @@ def measure(
             number *= 2 if elapsed <= 0 else max(2, min(10, math.ceil(min_time / elapsed)))
     times = [run(number) / number for _ in range(repeats)]
     return Measurement(name=name, times=times, work=work, unit=unit, params=dict(params or {}))
+
+
+def interleaved(
+    fns: "dict[str, Callable[[], Any]]",
+    *,
+    rounds: int = 5,
+    warmup: int = 1,
+    number: int = 1,
+    sync=None,
+    work: float | None = None,
+    unit: str | None = None,
+) -> dict[str, Measurement]:
+    """Time several functions in alternating rounds, for comparisons that survive a busy machine.
+
+    :func:`measure` times one function's repeats back to back; two such measurements taken one
+    after the other see different background load (another process starting, a compile, a
+    neighbour's epoch), which a 2-core machine turns into a wrong ratio. Here every round runs
+    each function once (``number`` calls, between synchronised timer reads), in an order that
+    rotates from round to round, so that whatever load there is falls on all of them alike.
+    Compare the results with :func:`paired_ratio` (the median of the per-round ratios) or their
+    ``best`` (background load only ever adds time). Returns ``{name: Measurement}`` in the order
+    given, one time per round.
+    """
+    if not isinstance(fns, dict) or not fns or not all(callable(f) for f in fns.values()):
+        raise TypeError("interleaved() needs a non-empty dict of name -> callable")
+    if rounds < 1 or warmup < 0 or number < 1:
+        raise ValueError(f"need rounds >= 1, warmup >= 0, number >= 1; got {rounds}, {warmup}, {number}")
+    do_sync = _resolve_sync(sync)
+    names = list(fns)
+    times: dict[str, list[float]] = {k: [] for k in names}
+
+    def run(fn, n: int) -> float:
+        do_sync()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        do_sync()
+        return time.perf_counter() - start
+
+    for k in names:
+        for _ in range(warmup):
+            run(fns[k], 1)
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[: r % len(names)]:
+            times[k].append(run(fns[k], number) / number)
+    return {k: Measurement(name=k, times=times[k], work=work, unit=unit, params={"interleaved": True})
+            for k in names}
+
+
+def paired_ratio(value: Measurement, baseline: Measurement) -> float:
+    """How many times faster ``value`` ran than ``baseline``: the median of the per-round ratios.
+
+    For two :func:`interleaved` measurements, round ``i`` of each saw the same background load,
+    so the ratio of their round-``i`` times cancels it; the median discards the rounds that a
+    burst of load hit on one side only.
+    """
+    if len(value.times) != len(baseline.times) or not value.times:
+        raise ValueError(f"paired_ratio needs measurements with the same rounds "
+                         f"({value.name}: {len(value.times)}, {baseline.name}: {len(baseline.times)})")
+    return statistics.median(b / v for v, b in zip(value.times, baseline.times) if v > 0)
 
 
 @dataclass

@@ -32,6 +32,53 @@ def test_sync_is_called_at_each_timer_edge():
         bench.measure(lambda: None, name="x", sync="cuda")
 
 
+class _BurstyMachine:
+    """A fake clock on which a background burst makes every call of the first ``slow_calls`` 5x slower."""
+
+    def __init__(self, slow_calls):
+        self.now, self.calls, self.slow_calls = 0.0, 0, slow_calls
+
+    def work(self, seconds):
+        self.calls += 1
+        self.now += seconds * (5 if self.calls <= self.slow_calls else 1)
+
+
+def test_interleaved_paired_ratio_cancels_load_that_back_to_back_timing_turns_into_a_wrong_ratio(monkeypatch):
+    machine = _BurstyMachine(slow_calls=6)
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: machine.now)
+    fast, slow = (lambda: machine.work(1.0)), (lambda: machine.work(2.0))
+    # Back to back, 'fast' is timed during the burst and 'slow' after it: 'slow' looks 2.5x faster.
+    c = bench.measure(fast, name="fast", warmup=0, repeats=5, number=1)
+    d = bench.measure(slow, name="slow", warmup=0, repeats=5, number=1)
+    assert d.median / c.median == pytest.approx(0.4)  # the wrong answer: 'slow' looks faster
+    machine.calls = 0
+    got = bench.interleaved({"fast": fast, "slow": slow}, rounds=7, warmup=0)
+    assert list(got) == ["fast", "slow"] and all(len(m.times) == 7 for m in got.values())
+    assert bench.paired_ratio(got["fast"], got["slow"]) == pytest.approx(2.0)
+    assert got["fast"].best == 1.0 and got["slow"].best == 2.0
+
+
+def test_interleaved_rotates_the_order_and_syncs_each_edge():
+    order, edges = [], []
+    bench.interleaved({k: (lambda k=k: order.append(k)) for k in "abc"}, rounds=3, warmup=1,
+                      sync=lambda: edges.append(1))
+    assert order == list("abc") + list("abc") + list("bca") + list("cab")
+    assert len(edges) == 2 * (3 + 9)
+
+
+@pytest.mark.parametrize("fns, kwargs, error", [
+    ({}, {}, TypeError), ({"a": 1}, {}, TypeError), ({"a": print}, {"rounds": 0}, ValueError),
+    ({"a": print}, {"number": 0}, ValueError)])
+def test_interleaved_rejects_bad_input(fns, kwargs, error):
+    with pytest.raises(error):
+        bench.interleaved(fns, **kwargs)
+
+
+def test_paired_ratio_needs_the_same_rounds():
+    with pytest.raises(ValueError, match="same rounds"):
+        bench.paired_ratio(bench.Measurement("a", [1.0, 2.0]), bench.Measurement("b", [1.0]))
+
+
 def test_report_ratio_table_json():
     r = bench.Report("demo", hardware={"description": "test machine"})
     r.add(bench.Measurement("slow", [2.0, 2.2, 1.8], work=4.0, unit="FLOP"))
