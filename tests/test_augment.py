@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from rtxcourse import augment as A
+from rtxcourse import data
 
 
 def _images():
@@ -216,10 +217,45 @@ def test_resized_crop_area_follows_scale():
     assert 0.40 < areas.mean() < 0.49  # uniform on [0.25, 0.64] has mean 0.445
 
 
-def test_resized_crop_falls_back_when_nothing_fits():
-    image = _images()["rgb_u8"]  # 20 x 24: a 10:1 ratio never fits, so the centred fallback is used
-    out = A.random_resized_crop(image, (5, 5), _rng(), scale=(0.9, 1.0), ratio=(10.0, 10.0))
-    assert out.shape == (5, 5, 3)
+def _ramp(h=100, w=100):
+    """Channel 0 = row / 100, channel 1 = column / 100: a crop's extent can be read from its corners."""
+    return np.dstack(np.mgrid[:h, :w]).astype(np.float64) / 100
+
+
+def _extent(out):
+    """(height, width) in source pixels of a nearest-neighbour resized crop of :func:`_ramp`."""
+    return (out[-1, 0, 0] - out[0, 0, 0]) * 100 + 1, (out[0, -1, 1] - out[0, 0, 1]) * 100 + 1
+
+
+def test_resized_crop_ratio_is_width_over_height_and_log_uniform():
+    image, rng = _ramp(), _rng(19)
+    # ratio 2 means twice as wide as high (torchvision's w/h); a crop that swaps the two is 1:2.
+    for _ in range(50):
+        height, width = _extent(A.random_resized_crop(image, 50, rng, scale=(0.1, 0.3), ratio=(2.0, 2.0),
+                                                      interpolation="nearest"))
+        assert width / height == pytest.approx(2.0, rel=0.12), (height, width)
+    # Log-uniform on [1/3, 3] is symmetric in log(w/h) about 0 (median ratio 1); a plain uniform
+    # draw on [1/3, 3] has median 5/3, log 0.51. The side rounding adds about +-0.05 of noise.
+    logs = []
+    for _ in range(400):
+        height, width = _extent(A.random_resized_crop(image, 50, rng, scale=(0.05, 0.1), ratio=(1 / 3, 3),
+                                                      interpolation="nearest"))
+        logs.append(np.log(width / height))
+    assert abs(np.median(logs)) < 0.15 and min(logs) > np.log(1 / 3) - 0.1 and max(logs) < np.log(3) + 0.1
+
+
+@pytest.mark.parametrize("ratio, window", [
+    # 20 x 24 image, 10:1 never fits in 10 draws at scale >= 0.9: the whole width, 24 / 10 = 2.4 -> 2
+    # rows, centred: top (20 - 2) // 2 = 9, so rows 9..10 and all 24 columns.
+    (10.0, (slice(9, 11), slice(0, 24))),
+    # 1:10: the whole height, 20 / 10 = 2 columns, centred: left (24 - 2) // 2 = 11, columns 11..12.
+    (0.1, (slice(0, 20), slice(11, 13))),
+])
+def test_resized_crop_falls_back_to_the_centred_crop_with_the_ratio_clamped(ratio, window):
+    image = _images()["rgb_u8"]
+    out = A.random_resized_crop(image, (5, 5), _rng(), scale=(0.9, 1.0), ratio=(ratio, ratio))
+    # each crop shrinks along one axis, so the course's rule resizes it with INTER_AREA
+    np.testing.assert_array_equal(out, cv2.resize(image[window], (5, 5), interpolation=cv2.INTER_AREA))
 
 
 @pytest.mark.parametrize("kwargs", [{"scale": (0.5, 0.2)}, {"scale": (0.1, 1.5)}, {"ratio": (0, 1)}, {"scale": 0.5}])
@@ -241,14 +277,30 @@ def test_jitter_full_rgb_keeps_dtype_and_range(kind):
     assert A.color_jitter(image, rng) is image  # all strengths 0: nothing to do
 
 
-def test_brightness_scales_and_contrast_keeps_the_mean():
-    image = _rng(11).uniform(0.3, 0.6, (16, 16, 3)).astype(np.float32)  # mid-range: no clipping
-    rng = _rng(12)
-    for _ in range(20):
-        ratio = A.color_jitter(image, rng, brightness=0.4).mean() / image.mean()
-        assert 0.6 - 1e-5 <= ratio <= 1.4 + 1e-5
-        luma = lambda im: (im @ np.array([0.299, 0.587, 0.114], np.float32)).mean()  # noqa: E731
-        assert abs(luma(A.color_jitter(image, rng, contrast=0.5)) - luma(image)) < 1e-4
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601 weights, torchvision's rgb_to_grayscale
+
+
+def _torchvision_jitter(image, name, f):
+    """torchvision's definitions, written out in NumPy on float RGB: each blends the image with a target."""
+    target = {"brightness": 0.0,  # adjust_brightness: blend with black
+              "contrast": (image @ _LUMA).mean(),  # adjust_contrast: with the mean grey level
+              "saturation": (image @ _LUMA)[..., None]}[name]  # adjust_saturation: with the grey image
+    return np.clip(f * image + (1 - f) * target, 0, 1)
+
+
+@pytest.mark.parametrize("name", ["brightness", "contrast", "saturation"])
+@pytest.mark.parametrize("kind", ["rgb_f32", "rgb_u8"])
+def test_brightness_contrast_saturation_follow_torchvisions_definitions(name, kind):
+    photo = data.sample_photos(("astronaut",))["astronaut"][::16, ::16]  # 32 x 32 real colours, some clip
+    image = photo if kind == "rgb_u8" else (photo / 255).astype(np.float32)
+    scale = 255 if kind == "rgb_u8" else 1
+    for seed in range(10):
+        # One strength set: one uniform draw of the factor from [1 - x, 1 + x] (torchvision's range), no order.
+        f = _rng(seed).uniform(0.2, 1.8)
+        out = A.color_jitter(image, _rng(seed), **{name: 0.8})
+        expected = _torchvision_jitter(image.astype(np.float64) / scale, name, f) * scale
+        # uint8: OpenCV rounds where torchvision truncates, so up to one grey level apart
+        np.testing.assert_allclose(out, expected, atol=1.0 if kind == "rgb_u8" else 1e-5, err_msg=f"{name} {f}")
 
 
 def test_saturation_and_hue_leave_grey_alone_and_hue_turns_colours():
@@ -501,7 +553,6 @@ def test_resized_crop_and_data_follow_the_same_rule():
     board = _checkerboard()
     out = A.random_resized_crop(board, 8, _rng(), scale=(1.0, 1.0), ratio=(1.0, 1.0))
     np.testing.assert_allclose(out, 0.5, atol=1e-6)  # the whole board, area-averaged
-    from rtxcourse import data
 
     x, _ = data.digits(image_size=4)
     full, _ = data.digits(image_size=8)
