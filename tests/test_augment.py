@@ -334,14 +334,18 @@ def test_cutout_paints_one_clipped_rectangle_and_reaches_the_corners():
     h, w = 12, 14
     image = np.ones((h, w), np.float32)
     rng = _rng(15)
-    covered = np.zeros((h, w), bool)
+    covered, full = np.zeros((h, w), bool), 0
     for _ in range(400):
         out = A.cutout(image, (4, 6), rng, fill=0.0)
         rows, cols = np.nonzero(out == 0)
-        assert 0 < len(rows) <= 4 * 6
-        assert len(rows) == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)  # a rectangle
+        height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        assert len(rows) == height * width and height <= 4 and width <= 6  # one rectangle, clipped at most
+        full += (height, width) == (4, 6)
         covered |= out == 0
     assert covered.all(), "some pixels (usually the edges) are never cut out"
+    # The whole 4 x 6 shows when the centre is at least 2 rows and 3 columns from the top/left and
+    # 1 row and 2 columns from the bottom/right edge: rows 2..10 of 12, columns 3..11 of 14.
+    assert _within_5_sd(full, 400, (9 / 12) * (9 / 14)), full
     np.testing.assert_array_equal(image, 1.0)
 
 
@@ -505,19 +509,29 @@ def test_color_jitter_applies_its_plan_in_order_and_order_matters():
 
 
 @pytest.mark.parametrize("number", [np.float32, np.float64, np.int64])
-def test_numpy_scalars_are_accepted_wherever_a_number_is(number):
-    image, rng = _images()["rgb_f32"], _rng()
-    half, one = number(0.5) if number is not np.int64 else number(0), number(1)
-    chain = A.Compose([
-        A.RandomCrop(np.int64(16), p=one), A.RandomFlip(p=half), A.RandomRotate(number(20), fill=half, p=one),
-        A.RandomResizedCrop(np.int64(12), scale=(half, one), ratio=(one, one)),
-        A.ColorJitter(half, half, half, number(0.1) if number is not np.int64 else number(0), p=one),
-        A.Cutout(np.int64(3), n=np.int64(2), fill=half), A.OneOf([A.RandomFlip(half)], weights=[one]),
-    ], p=one)
-    assert chain(image, rng).shape == (12, 12, 3)
-    assert A.random_flip(image, half, rng).shape == image.shape
-    assert A.random_rotate(image, number(10), rng, fill=half).shape == image.shape
-    assert A.color_jitter(image, rng, brightness=half).shape == image.shape
+def test_numpy_scalars_are_accepted_and_act_like_the_same_python_number(number):
+    image = _images()["rgb_f32"]
+
+    def run(convert):
+        """The same settings and seed, every number passed through ``convert``."""
+        n = lambda v: convert(number(v))  # noqa: E731
+        i = lambda v: convert(np.int64(v))  # noqa: E731
+        half, one = (n(0.5), n(1)) if number is not np.int64 else (n(0), n(1))
+        hue = n(0.1) if number is not np.int64 else n(0)
+        chain = A.Compose([
+            A.RandomCrop(i(16), p=one), A.RandomFlip(p=half), A.RandomRotate(n(20), fill=half, p=one),
+            A.RandomResizedCrop(i(12), scale=(half, one), ratio=(one, one)),
+            A.ColorJitter(half, half, half, hue, p=one),
+            A.Cutout(i(3), n=i(2), fill=half), A.OneOf([A.RandomFlip(half)], weights=[one]),
+        ], p=one)
+        rng = _rng(21)
+        return [chain(image, rng), A.random_flip(image, half, rng), A.random_rotate(image, n(10), rng, fill=half),
+                A.color_jitter(image, rng, brightness=half), A.random_crop(image, i(7), rng)]
+
+    as_python = lambda v: v.item()  # noqa: E731  (np.float32(0.5).item() is the float 0.5)
+    for got, expected in zip(run(lambda v: v), run(as_python)):
+        np.testing.assert_array_equal(got, expected)
+    assert run(lambda v: v)[0].shape == (12, 12, 3)
 
 
 def test_bools_are_not_numbers():
