@@ -8,8 +8,16 @@ def test_digits_real_and_resizable():
     x, y = data.digits()
     assert x.shape == (1797, 8, 8, 1) and x.dtype == np.float32 and y.dtype == np.int64
     assert 0.0 <= x.min() and x.max() <= 1.0 and set(np.unique(y)) == set(range(10))
+    # scikit-learn's pixels are 0..16 and every class has a 16 somewhere: /16 puts the maximum at 1.0
+    assert all(x[y == c].max() == 1.0 for c in range(10))
+    from sklearn.datasets import load_digits
+
+    np.testing.assert_array_equal(x[:3, ..., 0] * 16, load_digits().images[:3])  # same order, exact
     x32, _ = data.digits(image_size=32, channels=3)
     assert x32.shape == (1797, 32, 32, 3)
+    grey32, _ = data.digits(image_size=32)
+    for ch in range(3):  # colour = the grey level repeated, not a channel-shifted copy
+        np.testing.assert_array_equal(x32[..., ch], grey32[..., 0])
     with pytest.raises(ValueError, match="channels must be 1 or 3"):
         data.digits(channels=2)
 
@@ -51,6 +59,16 @@ def test_split_and_shape_checks():
     x, y = data.digits()
     (xtr, ytr), (xte, yte) = data.train_test_split(x, y, 0.2, seed=1)
     assert len(xtr) + len(xte) == len(x) and abs(len(xte) - 0.2 * len(x)) <= 1
+    # A partition with each image still next to its own label: tag example i by its pixel [0, 0, 0].
+    tagged = np.zeros((len(y), 2, 2, 1), np.float32)
+    tagged[:, 0, 0, 0] = np.arange(len(y))
+    (ttr, ltr), (tte, lte) = data.train_test_split(tagged, y, 0.2, seed=1)
+    idx_tr, idx_te = ttr[:, 0, 0, 0].astype(int), tte[:, 0, 0, 0].astype(int)
+    assert sorted(np.concatenate([idx_tr, idx_te])) == list(range(len(y)))  # every example once
+    assert (y[idx_tr] == ltr).all() and (y[idx_te] == lte).all()
+    # Stratified: each class (174 to 183 examples) gives 20% of its examples to the test set, +-1.
+    for c in range(10):
+        assert abs((lte == c).sum() - 0.2 * (y == c).sum()) <= 1, c
     with pytest.raises(ValueError, match=r"y must have shape \(1797,\)"):
         data.check_xy(x, y[:-1])
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
@@ -78,19 +96,30 @@ def test_cached_mnist_is_used(monkeypatch, tmp_path):
 
 def test_torch_adapter():
     torch = pytest.importorskip("torch")
-    x, y = data.synthetic_images(10, size=8)
+    x = np.random.default_rng(0).random((10, 6, 8, 3), dtype=np.float32)  # H != W: a swapped axis shows
+    y = np.arange(10)  # label i = example i: the batch says which images it holds
     loader = data.as_torch_loader(x, y, batch_size=4, seed=0, transform=lambda im: im[::-1])
     xb, yb = next(iter(loader))
-    assert xb.shape == (4, 3, 8, 8) and xb.dtype == torch.float32 and yb.dtype == torch.int64
-    u8 = data.as_torch_dataset(np.full((2, 4, 4, 3), 255, np.uint8), np.zeros(2, np.int64))
-    assert float(u8[0][0].max()) == 1.0, "uint8 images must be scaled to [0, 1]"
-    order = lambda: [int(t) for _, b in data.as_torch_loader(x, np.arange(10), 5, seed=2) for t in b]  # noqa: E731
-    assert order() == order()
+    assert xb.shape == (4, 3, 6, 8) and xb.dtype == torch.float32 and yb.dtype == torch.int64
+    for image, label in zip(xb, yb):  # CHW of the transformed HWC image of that very example
+        np.testing.assert_array_equal(image.numpy(), x[int(label)][::-1].transpose(2, 0, 1))
+    u8 = data.as_torch_dataset(np.arange(48, dtype=np.uint8).reshape(1, 4, 4, 3) * 5, np.zeros(1, np.int64))
+    np.testing.assert_allclose(u8[0][0].numpy(), np.arange(48).reshape(4, 4, 3).transpose(2, 0, 1) * 5 / 255,
+                               rtol=1e-6)  # uint8 scaled to [0, 1] like torchvision's ToTensor: 255 -> 1.0
+    order = lambda seed: [int(t) for _, b in data.as_torch_loader(x, y, 5, seed=seed) for t in b]  # noqa: E731
+    assert order(2) == order(2) and sorted(order(2)) == list(range(10))  # a permutation, fixed by the seed
+    assert order(2) != order(3) and order(2) != list(range(10))
+    assert [int(t) for _, b in data.as_torch_loader(x, y, 5, shuffle=False) for t in b] == list(range(10))
 
 
 @pytest.mark.slow
 def test_tf_adapter():
     pytest.importorskip("tensorflow")
-    x, y = data.synthetic_images(10, size=8)
+    x = np.random.default_rng(0).random((10, 6, 8, 3), dtype=np.float32)
+    y = np.arange(10)  # label i = example i
     xb, yb = next(iter(data.as_tf_dataset(x, y, batch_size=4, seed=0)))
-    assert tuple(xb.shape) == (4, 8, 8, 3) and yb.dtype.name == "int64"
+    assert tuple(xb.shape) == (4, 6, 8, 3) and yb.dtype.name == "int64"  # NHWC, as Keras expects
+    for image, label in zip(xb.numpy(), yb.numpy()):  # each image still next to its own label
+        np.testing.assert_array_equal(image, x[label])
+    labels = [int(t) for _, b in data.as_tf_dataset(x, y, batch_size=4, seed=0) for t in b]
+    assert sorted(labels) == list(range(10)) and labels != list(range(10))  # every example once, shuffled
