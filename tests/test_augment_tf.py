@@ -30,6 +30,19 @@ def test_shape_dtype_from_the_transform_and_labels_kept():
     x, y = _epoch(ds)
     assert x.shape == (12, 12, 12, 3) and 0 <= x.min() and x.max() <= 1
     np.testing.assert_array_equal(y, Y)
+    # A transform that draws nothing: each output is that element's own image, converted, by its label.
+    x, y = _epoch(map_numpy(_base(), A.ToFloat(), seed=0))
+    np.testing.assert_array_equal(y, Y)
+    np.testing.assert_allclose(x, X[y] / 255, rtol=1e-6)
+
+
+def test_each_element_is_its_seed_s_draw_of_the_transform():
+    """The i-th output is transform(X[i], rng seeded by the i-th number of tf.data's seed stream)."""
+    seeds = [int(s) for s in tf.data.Dataset.random(seed=3, rerandomize_each_iteration=True).take(len(X))]
+    x, _ = _epoch(map_numpy(_base(), CHAIN, seed=3, num_parallel_calls=None))
+    for i in range(len(X)):  # default_rng takes the seed's 64-bit pattern (negative seeds are refused)
+        expected = CHAIN(X[i], np.random.default_rng(np.uint64(np.int64(seeds[i]).astype(np.uint64))))
+        np.testing.assert_array_equal(x[i], expected, err_msg=f"element {i}")
 
 
 @pytest.mark.parametrize("calls", [None, 1, 4, -1])
