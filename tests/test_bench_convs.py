@@ -22,7 +22,11 @@ def test_torch_report_names_rates_ratios_and_notes():
     report = B.torch_report(TINY, repeats=2)
     names = [m.name for m in report.measurements]
     assert names == list(B.KINDS) + [k + " channels_last" for k in B.KINDS]
-    assert all(len(m.times) == 2 and m.rate > 0 and m.unit == "FLOP" for m in report.measurements)
+    hand = {"standard": 9 * 16 * 32, "depthwise": 9 * 16, "pointwise": 16 * 32, "separable": 9 * 16 + 16 * 32}
+    for m in report.measurements:  # FLOP/s = batch x 8x8 pixels x 2 x multiply-adds per pixel, over the median
+        assert len(m.times) == 2 and m.unit == "FLOP", m.name
+        assert m.work == 2 * 64 * 2 * hand[m.name.removesuffix(" channels_last")], m.name
+        assert m.rate == pytest.approx(m.work / (sum(m.times) / 2)), m.name  # the median of 2 repeats is their mean
     assert report["depthwise"].work == 2 * 2 * 64 * 9 * 16 and report["standard"].params["params"] == 9 * 16 * 32
     assert report["depthwise"].params["intensity_flop_per_byte"] < report["standard"].params["intensity_flop_per_byte"]
     assert ("separable", "standard") in [(r.value, r.baseline) for r in report.ratios]
