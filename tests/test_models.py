@@ -1,6 +1,18 @@
 import numpy as np
 import pytest
 
+# Parameter counts by hand (the same models tests/test_estimate.py counts for the estimator).
+# SmallCNN(3 -> 10, width 32): six 3x3 convs without bias (BatchNorm shifts instead), BN gamma and
+# beta per channel, a 128 -> 10 head.
+CNN_PARAMS = (3 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128) * 9 + 2 * (32 + 32 + 64 + 64 + 128 + 128) \
+    + 128 * 10 + 10
+# MLP 64 -> 32 -> 16 -> 5 with biases
+MLP_PARAMS = 64 * 32 + 32 + 32 * 16 + 16 + 16 * 5 + 5
+# Transformer (64 tokens, d 256, 4 heads, 2 blocks, 10 classes): per block Q, K, V, O (256x256 + bias),
+# an MLP 256 -> 1024 -> 256, two LayerNorms; a learned position table 64x256; a final LayerNorm and the head.
+BLOCK = 4 * (256 * 256 + 256) + (256 * 1024 + 1024) + (1024 * 256 + 256) + 2 * 2 * 256
+TRANSFORMER_PARAMS = 2 * BLOCK + 64 * 256 + 2 * 256 + 256 * 10 + 10
+
 
 def test_torch_models_shapes_and_errors():
     torch = pytest.importorskip("torch")
@@ -9,6 +21,9 @@ def test_torch_models_shapes_and_errors():
     assert m.SmallCNN(3, 10, 8)(torch.randn(2, 3, 16, 16)).shape == (2, 10)
     assert m.MLP(64, (32, 16), 5)(torch.randn(2, 1, 8, 8)).shape == (2, 5)
     assert m.TransformerClassifier(8, 32, 4, 1, 3)(torch.randn(2, 8, 32)).shape == (2, 3)
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    assert (count(m.SmallCNN(3, 10, 32)), count(m.MLP(64, (32, 16), 5)), count(m.TransformerClassifier(64, 256, 4, 2, 10))) \
+        == (CNN_PARAMS, MLP_PARAMS, TRANSFORMER_PARAMS) == (288_746, 2_693, 1_598_986)
     with pytest.raises(ValueError, match="divisible"):
         m.TransformerBlock(30, 4)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
@@ -33,6 +48,10 @@ def test_keras_models_shapes_and_float32_logits():
             assert out.shape[0] == 2 and keras.backend.standardize_dtype(out.dtype) == "float32", f"{model.name} logits must be float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    count = lambda model: sum(int(np.prod(v.shape)) for v in model.trainable_weights)  # noqa: E731
+    # the same architectures as the torch models: the same trainable parameters
+    assert (count(k.small_cnn((32, 32, 3), 10, 32)), count(k.mlp((8, 8, 1), (32, 16), 5)),
+            count(k.transformer_classifier(64, 256, 4, 2, 10))) == (CNN_PARAMS, MLP_PARAMS, TRANSFORMER_PARAMS)
 
 
 def test_torch_separable_models_shapes_params_and_errors():
