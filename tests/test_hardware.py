@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -78,15 +79,60 @@ def test_report_without_gpu_says_so_and_survives_broken_probes(monkeypatch):
     json.dumps(rep, default=str)
 
 
-def test_cpu_info_has_features():
+# Two logical CPUs of a Sapphire Rapids machine as /proc/cpuinfo lists them (flags shortened).
+CPUINFO = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+
+processor\t: 1
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+"""
+
+
+@pytest.fixture
+def fake_cpuinfo(monkeypatch):
+    """Let ``hardware`` read ``text`` as /proc/cpuinfo (cpu_info is cached: cleared before and after)."""
+    import io
+
+    real_open = open
+
+    def use(text):
+        monkeypatch.setattr(hardware, "open", lambda path, *a, **k: io.StringIO(text) if path == "/proc/cpuinfo"
+                            else real_open(path, *a, **k), raising=False)
+        hardware.cpu_info.cache_clear()
+
+    yield use
+    hardware.cpu_info.cache_clear()
+
+
+def test_cpu_info_reads_model_and_isa_flags_from_proc_cpuinfo(monkeypatch, fake_cpuinfo):
+    fake_cpuinfo(CPUINFO)
     info = hardware.cpu_info()
-    assert info["usable_cores"] >= 1
-    assert set(info["features"]) == set(hardware.CPU_FEATURES)
+    assert info["model"] == "Intel(R) Xeon(R) Platinum 8480+" and info["features_known"]
+    assert info["features"] == {"avx2": True, "avx512f": True, "avx512_bf16": True, "avx512_fp16": False,
+                                "amx_bf16": True, "amx_int8": False}  # avx512_fp16 and amx_int8 are not listed
+    # the cores this process may run on (taskset, cgroups), not the machine's: what a DataLoader can use
+    assert info["usable_cores"] == len(os.sched_getaffinity(0)) and info["logical_cores"] == os.cpu_count()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})  # e.g. taskset -c 3, or a 1-CPU cgroup
+    fake_cpuinfo(CPUINFO)
+    assert hardware.cpu_info()["usable_cores"] == 1
+    assert hardware.cpu_has_fast_bf16()
+    fake_cpuinfo(CPUINFO.replace(" avx512_bf16 amx_bf16", ""))  # a Skylake-like AVX-512 CPU
+    assert hardware.cpu_info()["features"]["avx512f"] and not hardware.cpu_has_fast_bf16()
+    fake_cpuinfo("processor\t: 0\n")  # no flags line (some VMs, non-x86): features unknown
+    assert not hardware.cpu_info()["features_known"] and not any(hardware.cpu_info()["features"].values())
 
 
-def test_summary_is_framework_free_and_describes_machine():
+def test_summary_is_framework_free_and_describes_machine(monkeypatch, fake_cpuinfo):
     s = hardware.summary()
-    assert "CPU" in s["description"] and s["cpu_cores"] >= 1
+    assert "CPU" in s["description"] and s["cpu_cores"] == len(os.sched_getaffinity(0))
+    fake_cpuinfo(CPUINFO)
+    monkeypatch.setattr(hardware, "visible_driver_gpus",
+                        lambda: [hardware.GPU(0, "NVIDIA H100 80GB HBM3", 79.6, (9, 0), ["driver"])])
+    assert hardware.summary()["description"].startswith(
+        f"NVIDIA H100 80GB HBM3 80 GiB; CPU Intel(R) Xeon(R) Platinum 8480+ ({len(os.sched_getaffinity(0))} cores, "
+        "avx512_bf16, amx_bf16)")
 
 
 # --------------------------------------------------------------------------- simulated GPUs
