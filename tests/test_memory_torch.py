@@ -128,6 +128,14 @@ def test_gradient_accumulation_gives_the_full_batch_update_with_less_memory():
     for a, b in zip(results[1][1], results[4][1]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     assert results[4][2] < 0.5 * results[1][2]
+    # Both against one SGD step written out: w - lr * d(mean squared error over all 256 rows)/dw.
+    torch.manual_seed(1)
+    net = mt.residual_mlp(width=32, depth=4)
+    loss = torch.nn.functional.mse_loss(net(X), y)
+    grads = torch.autograd.grad(loss, list(net.parameters()))
+    torch.testing.assert_close(results[4][0], loss.detach())
+    for p, g, b in zip(net.parameters(), grads, results[4][1]):
+        torch.testing.assert_close(b, p.detach() - 0.1 * g, rtol=1e-4, atol=1e-6)
 
 
 def test_bad_input_is_named():
