@@ -85,6 +85,19 @@ def test_gradient_accumulation_gives_the_full_batch_update():
     assert after[1][0] == pytest.approx(after[4][0], rel=1e-5)
     for a, b in zip(after[1][1], after[4][1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # Both against one SGD step written out: w - lr * d(mean squared error over the whole batch)/dw.
+    for b, w in zip(blocks, start):
+        b.set_weights(w)
+    variables = [v for b in blocks for v in b.trainable_variables]
+    with tf.GradientTape() as tape:
+        x = X
+        for b in blocks:
+            x = b(x)
+        loss = tf.reduce_mean(tf.square(x - y))
+    grads = tape.gradient(loss, variables)
+    assert after[4][0] == pytest.approx(float(loss), rel=1e-5)
+    for v, g, w in zip(variables, grads, after[4][1]):
+        np.testing.assert_allclose(w, v.numpy() - 0.1 * g.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_bad_input_is_named():
