@@ -68,6 +68,18 @@ def test_normalize_dtype_rejects_unknown_with_the_choices():
 def test_format_table_has_every_format_and_text_aligns():
     rows = precision.format_table()
     assert [r["format"] for r in rows] == list(FORMATS)
+    # Layouts from IEEE 754 (fp32, fp16), NVIDIA's TF32 and bf16 definitions and the OCP FP8 spec;
+    # decimal digits = log10(2^(mantissa bits + 1)), the implicit leading bit included.
+    layouts = {"fp32": "1/8/23", "tf32": "1/8/10", "fp16": "1/5/10", "bf16": "1/8/7", "fp8_e4m3": "1/4/3",
+               "fp8_e5m2": "1/5/2"}
+    digits = {"fp32": 7.2, "tf32": 3.3, "fp16": 3.3, "bf16": 2.4, "fp8_e4m3": 1.2, "fp8_e5m2": 0.9}
+    assert {r["format"]: r["sign/exp/mantissa"] for r in rows} == layouts
+    assert {r["format"]: r["decimal digits"] for r in rows} == digits
+    by_name = {r["format"]: r for r in rows}
+    assert by_name["tf32"]["bits"] == "19 (stored in 32)" and by_name["bf16"]["bits"] == 16
+    # subnormals: 2^(min exponent - mantissa bits), fp32's exponent with fewer fraction bits
+    assert by_name["tf32"]["min subnormal"] == 2.0**-136 and by_name["bf16"]["min subnormal"] == 2.0**-133
+    assert by_name["tf32"]["max"] == (2 - 2**-10) * 2.0**127
     text = precision.format_table_text(["fp16", "bf16"]).splitlines()
     assert len(text) == 4 and len({len(line) for line in text}) == 1
 
