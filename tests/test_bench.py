@@ -139,7 +139,9 @@ def test_gpu_peaks_unknown_or_different_parts_are_not_guessed(device_name):
 def test_peak_tables_hold_dense_not_sparse_figures():
     """Dense Tensor Core peaks double with each halving of the bits: fp8 = 2 fp16 = 4 tf32.
 
-    A sparse ("with sparsity") figure copied by mistake would break these ratios.
+    A sparse ("with sparsity") figure copied by mistake into one column breaks these ratios; a
+    whole row copied from the sparse figures keeps them, which is why tests/test_gpus.py pins
+    the absolute dense values.
     """
     for peaks in bench.known_gpus():
         t = peaks.tflops
