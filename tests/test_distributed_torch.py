@@ -20,6 +20,20 @@ def test_setup_without_torchrun_is_a_world_of_one(monkeypatch):
     dt.teardown(ctx)  # nothing to tear down: must not fail
 
 
+def test_mean_over_ranks_divides_the_all_reduce_sum_by_the_world_size(monkeypatch):
+    # Rank 0 of 4 logs 2.5; the other ranks hold 1.0, 3.0 and 5.5. all_reduce (SUM, in place) is
+    # played by adding their values: the mean is (2.5 + 1.0 + 3.0 + 5.5) / 4 = 3.0 on every rank.
+    calls = []
+
+    def all_reduce(t, op=dt.dist.ReduceOp.SUM):
+        calls.append(op)
+        t.add_(1.0 + 3.0 + 5.5)
+
+    monkeypatch.setattr(dt.dist, "all_reduce", all_reduce)
+    ctx = dt.DistContext(0, 0, 4, torch.device("cpu"), "gloo")
+    assert dt.mean_over_ranks(2.5, ctx) == pytest.approx(3.0) and calls == [dt.dist.ReduceOp.SUM]
+
+
 def test_device_ids_name_the_gpu_of_this_process():
     ctx = dt.DistContext(3, 1, 4, torch.device("cuda", 1), "nccl")
     assert ctx.device_ids == [1] and ctx.distributed and not ctx.is_main
