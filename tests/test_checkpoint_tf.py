@@ -48,14 +48,24 @@ def test_backup_and_restore_is_exact_only_with_epoch_seeds(tmp_path):
     assert not all(np.array_equal(a, b) for a, b in zip(unseeded, resumed))
 
 
-def test_seed_states_are_found_and_set_from_the_epoch():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5), keras.layers.Dropout(0.5)])
-    states = checkpoint_tf.seed_states(model)
-    assert len(states) == 2
+def test_epoch_seeds_make_each_epochs_masks_depend_on_the_epoch_only():
+    first, second = keras.layers.Dropout(0.5), keras.layers.Dropout(0.5)
+    model = keras.Sequential([keras.Input((64,)), first, second])
+    assert len(checkpoint_tf.seed_states(model)) == 2  # one SeedGenerator per Dropout
     cb = checkpoint_tf.EpochSeeds()
     cb.set_model(model)
-    cb.on_epoch_begin(3)
-    assert [int(s.numpy()[1]) for s in states] == [3 << 20] * 2
+    ones = np.ones((4, 64), "float32")
+
+    def masks(epoch, draws_before=0):
+        for _ in range(draws_before):  # what a crashed run drew and its resumed run never repeats
+            model(ones, training=True)
+        cb.on_epoch_begin(epoch)
+        return [first(ones, training=True).numpy() != 0, second(ones, training=True).numpy() != 0]
+
+    epoch3 = masks(3)
+    assert all(np.array_equal(a, b) for a, b in zip(epoch3, masks(3, draws_before=5)))  # replayed exactly
+    assert not np.array_equal(epoch3[0], masks(4)[0])  # a new epoch, new masks
+    assert not np.array_equal(*epoch3)  # each layer keeps its own seed: the two layers drop different units
 
 
 @pytest.mark.slow
