@@ -81,3 +81,11 @@ def test_longest_scopes_go_first_and_keep_their_items_together_in_order():
     order = [it.nodeid for it in longest_first(items)]
     assert order == ["tests/test_g.py::TestLong::test", "tests/test_b.py::test_1", "tests/test_b.py::test_2",
                      "tests/test_g.py::TestShort::test", "tests/test_a.py::test_1", "tests/test_a.py::test_2"]
+
+
+def test_a_notebooks_time_limit_stretches_only_with_load_beyond_the_cores():
+    from rtxcourse.course.plugin import load_factor
+
+    assert load_factor(0.3, 2) == load_factor(2.0, 2) == 1.0  # idle, or the suite's own two processes
+    assert load_factor(4.0, 2) == 2.0  # two CPU hogs beside the suite: half a core each
+    assert load_factor(3.0, 0) == 3.0  # no core count known: treated as one core

@@ -51,6 +51,23 @@ DURATION_FACTOR, DURATION_SLACK_S = 3.0, 30.0
 _nb_runnable: set[Path] = set()
 _nb_seconds: dict[Path, float] = defaultdict(float)
 _nb_passed: dict[Path, int] = defaultdict(int)
+_nb_load_seconds: dict[Path, float] = defaultdict(float)  # run-queue length x seconds, per notebook
+
+
+def machine_load() -> float:
+    """The 1-minute load average: processes running or waiting for a core."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def load_factor(load: float, cpus: int) -> float:
+    """How much longer work takes than on the idle machine when ``load`` processes share ``cpus`` cores.
+
+    A notebook's catalog duration is for the 2-core machine to itself (the suite's own processes
+    included: they are about one per core); when other programs keep more processes running than
+    there are cores, each gets ``cpus / load`` of a core, and the notebook's wall-clock limit
+    stretches by the inverse. Never below 1.
+    """
+    return max(1.0, load / max(cpus, 1))
 
 
 def pytest_configure(config):
@@ -137,6 +154,7 @@ def pytest_runtest_logreport(report):
         return
     path = (ROOT / path).resolve() if not path.is_absolute() else path
     _nb_seconds[path] += report.duration
+    _nb_load_seconds[path] += report.duration * machine_load()
     if report.when == "setup" and not report.skipped:
         _nb_runnable.add(path)
     if report.when == "call" and report.passed:
@@ -152,9 +170,13 @@ def pytest_sessionfinish(session, exitstatus):
         rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         if _nb_passed.get(path, 0) == 0 and session.testsfailed == 0:
             problems.append(f"{rel}: ran no cell (a notebook that runs nothing proves nothing)")
-        if limit is not None and _nb_seconds.get(path, 0.0) > limit:
+        seconds = _nb_seconds.get(path, 0.0)
+        load = _nb_load_seconds.get(path, 0.0) / seconds if seconds > 0 else 0.0
+        factor = load_factor(load, os.cpu_count() or 1)
+        if limit is not None and seconds > limit * factor:
             problems.append(
-                f"{rel}: took {_nb_seconds[path]:.0f} s in quick mode, over its limit of {limit:.0f} s "
+                f"{rel}: took {seconds:.0f} s in quick mode, over its limit of {limit * factor:.0f} s "
+                f"({limit:.0f} s on this machine alone, x{factor:.1f} for a mean load of {load:.1f}) "
                 "(shrink the quick sizes or correct quick_seconds in rtxcourse/course/lessons.toml)"
             )
     if problems:
