@@ -114,6 +114,16 @@ class Measurement:
         return d
 
 
+def _timed_calls(fn: Callable[[], Any], n: int, do_sync: Callable[[], None]) -> float:
+    """Seconds for ``n`` calls of ``fn`` between two synchronised timer reads."""
+    do_sync()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    do_sync()
+    return time.perf_counter() - start
+
+
 def _calls_for(run: Callable[[int], float], min_time: float) -> int:
     """How many calls make ``run(n)`` (seconds for n calls) last at least ``min_time``."""
     number = 1
@@ -149,12 +159,7 @@ def measure(
     do_sync = _resolve_sync(sync)
 
     def run(n: int) -> float:
-        do_sync()
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        do_sync()
-        return time.perf_counter() - start
+        return _timed_calls(fn, n, do_sync)
 
     for _ in range(warmup):
         run(1)
@@ -196,12 +201,7 @@ def interleaved(
     times: dict[str, list[float]] = {k: [] for k in names}
 
     def run(fn, n: int) -> float:
-        do_sync()
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        do_sync()
-        return time.perf_counter() - start
+        return _timed_calls(fn, n, do_sync)
 
     calls = dict.fromkeys(names, number or 1)
     for k in names:
