@@ -14,11 +14,12 @@ def _probe(code: str) -> dict:
 
 def test_import_loads_no_framework_and_is_fast():
     res = _probe(
-        "import json, sys, time; t = time.perf_counter(); import rtxcourse; dt = time.perf_counter() - t; "
+        # CPU seconds, not wall: what the import costs, whatever else the machine is doing
+        "import json, sys, time; t = time.process_time(); import rtxcourse; dt = time.process_time() - t; "
         "print(json.dumps({'dt': dt, 'mods': [m for m in %r if m in sys.modules]}))" % (FRAMEWORKS,)
     )
     assert res["mods"] == [], f"import rtxcourse loaded {res['mods']}"
-    assert res["dt"] < 1.0, f"import rtxcourse took {res['dt']:.2f} s"
+    assert res["dt"] < 1.0, f"import rtxcourse took {res['dt']:.2f} s of CPU"
 
 
 def test_tier_and_doctor_summary_load_no_framework():
