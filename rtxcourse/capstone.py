@@ -63,7 +63,7 @@ class Sizes:
 def sizes() -> Sizes:
     """The capstone's sizes for this machine (``rtxcourse.by_tier``): tiny in quick mode."""
     return by_tier(
-        quick=Sizes(n_train=768, n_test=256, image_size=16, width=8, epochs=3, batch=32, lr=3e-3, rounds=3,
+        quick=Sizes(n_train=768, n_test=256, image_size=16, width=8, epochs=4, batch=32, lr=3e-3, rounds=3,
                     budget_batch=128, device_steps=4),
         cpu=Sizes(n_train=1200, n_test=500, image_size=24, width=16, epochs=8, batch=64, lr=3e-3, rounds=5,
                   budget_batch=256, device_steps=8),
@@ -409,9 +409,9 @@ def verdict_devices(*, max_weight_diff: float, speedup: float, nprocs: int, gpus
     why = (f"{where}: weights {'equal' if same else 'DIFFER from'} the single-process run's "
            f"(max difference {max_weight_diff:.1e}); {_speed(speedup)}.")
     if not helped and gpus < nprocs:
-        why += (" Processes on one CPU share its cores: each gets half the threads it had alone, and the "
-                "gradient all-reduce adds communication, so there is nothing to gain; on GPUs each "
-                "process has its own device.")
+        why += (" Processes on one CPU share its cores and memory bandwidth, and every step adds a "
+                "gradient all-reduce and a wait for the slowest process; on a shared or small CPU that "
+                "eats what the second process adds. On GPUs each process has its own device.")
     return Verdict("devices", helped, why)
 
 

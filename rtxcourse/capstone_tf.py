@@ -248,9 +248,9 @@ class Lab:
         step(X, y)
         return memory_tf.measure_memory(lambda: step(X, y), device=self.device).peak_bytes
 
-    def largest_batch(self, cfg: Config, budget: int, start: int, limit: int) -> memory.BatchSearch:
-        """The largest multiple of ``start`` up to ``limit`` whose measured step peak stays within ``budget`` bytes."""
-        return memory.largest_batch(lambda b: self.peak(cfg, b) <= budget, start=start, limit=limit)
+    def largest_batch(self, cfg: Config, budget: int, start: int, limit: int, step: int | None = None) -> memory.BatchSearch:
+        """The largest multiple of ``step`` (default ``start``) up to ``limit`` whose measured step peak fits ``budget`` bytes."""
+        return memory.largest_batch(lambda b: self.peak(cfg, b) <= budget, start=start, limit=limit, step=step)
 
     def count(self, cfg: Config):
         """Parameters and forward FLOPs per image (``flops_tf.count``) of ``cfg``'s model."""

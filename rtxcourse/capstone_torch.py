@@ -75,10 +75,20 @@ def shard_loss(forward, X, y, shards: int, plan):
 class Lab:
     """Train, time and measure one configuration after another on the same data and device."""
 
-    def __init__(self, data: capstone.Data, s: capstone.Sizes, device=None):
+    def __init__(self, data: capstone.Data, s: capstone.Sizes, device=None, *, threads: int | None = 1):
+        """``threads``: torch's intra-op threads on a CPU (None: leave torch's setting).
+
+        One by default: the capstone's layers are tiny, so each op is a few microseconds of work
+        and every op ends at a barrier where torch's OpenMP threads wait for each other. On a
+        shared machine one of them is often descheduled, and an epoch measured 17x slower with
+        two threads than with one (a 2-core machine at a load of 10). One thread per process is
+        also what each DDP worker of step 7 gets, so the comparison there is fair.
+        """
         self.data, self.s = data, s
         self.device = torch.device(device) if device is not None else precision_torch.default_device()
         self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if threads is not None and self.device.type == "cpu":
+            torch.set_num_threads(threads)
 
     def plan(self, cfg: Config):
         """The :class:`~rtxcourse.precision.PrecisionPlan` of ``cfg.precision`` on this device."""
@@ -212,9 +222,9 @@ class Lab:
         step(X, y)  # warm-up: optimizer state and allocator pools exist before the measured step
         return memory_torch.measure_memory(lambda: step(X, y), device=self.device).peak_bytes
 
-    def largest_batch(self, cfg: Config, budget: int, start: int, limit: int) -> memory.BatchSearch:
-        """The largest multiple of ``start`` up to ``limit`` whose measured step peak stays within ``budget`` bytes."""
-        return memory.largest_batch(lambda b: self.peak(cfg, b) <= budget, start=start, limit=limit)
+    def largest_batch(self, cfg: Config, budget: int, start: int, limit: int, step: int | None = None) -> memory.BatchSearch:
+        """The largest multiple of ``step`` (default ``start``) up to ``limit`` whose measured step peak fits ``budget`` bytes."""
+        return memory.largest_batch(lambda b: self.peak(cfg, b) <= budget, start=start, limit=limit, step=step)
 
     def count(self, cfg: Config):
         """Parameters and forward FLOPs per image (``flops_torch.count``) of ``cfg``'s model."""
