@@ -397,19 +397,22 @@ def verdict_checkpoint(*, batch_before: int, batch_after: int, peak_before: int,
     return Verdict("checkpoint", helped, why)
 
 
-def verdict_devices(*, max_weight_diff: float, speedup: float, nprocs: int, gpus: int, cores: int) -> Verdict:
+def verdict_devices(*, max_weight_diff: float, speedup: float, nprocs: int, gpus: int, cores: int,
+                    unit: str = "processes") -> Verdict:
     """Several devices helped when the job trained the same weights faster than one process.
 
-    ``speedup``: single-process time / multi-process time for the same steps, start-up excluded.
+    ``speedup``: single-process time / multi-process time for the same steps, start-up excluded;
+    ``unit`` names the devices on a CPU ("processes", or "logical CPU devices" for one
+    TensorFlow process split in two).
     """
     _finite(max_weight_diff=max_weight_diff, speedup=speedup)
     same = max_weight_diff <= WEIGHTS_ATOL
     helped = same and speedup >= FASTER
-    where = f"{nprocs} GPUs" if gpus >= nprocs else f"{nprocs} processes on {cores} CPU core(s)"
+    where = f"{nprocs} GPUs" if gpus >= nprocs else f"{nprocs} {unit} on {cores} CPU core(s)"
     why = (f"{where}: weights {'equal' if same else 'DIFFER from'} the single-process run's "
            f"(max difference {max_weight_diff:.1e}); {_speed(speedup)}.")
     if not helped and gpus < nprocs:
-        why += (" Processes on one CPU share its cores and memory bandwidth, and every step adds a "
+        why += (f" {unit.capitalize()} on one CPU share its cores and memory bandwidth, and every step adds a "
                 "gradient all-reduce and a wait for the slowest process; on a shared or small CPU that "
                 "eats what the second process adds. On GPUs each process has its own device.")
     return Verdict("devices", helped, why)
