@@ -63,7 +63,7 @@ class Sizes:
 def sizes() -> Sizes:
     """The capstone's sizes for this machine (``rtxcourse.by_tier``): tiny in quick mode."""
     return by_tier(
-        quick=Sizes(n_train=768, n_test=256, image_size=16, width=8, epochs=4, batch=32, lr=3e-3, rounds=3,
+        quick=Sizes(n_train=640, n_test=256, image_size=16, width=8, epochs=3, batch=32, lr=3e-3, rounds=3,
                     budget_batch=128, device_steps=4),
         cpu=Sizes(n_train=1200, n_test=500, image_size=24, width=16, epochs=8, batch=64, lr=3e-3, rounds=5,
                   budget_batch=256, device_steps=8),

@@ -17,7 +17,7 @@ def row(step="baseline", **changes):
 
 def test_sizes_are_tiny_in_quick_mode():
     s = capstone.sizes()  # tests run with RTXCOURSE_QUICK=1
-    assert s.n_train <= 1000 and s.epochs <= 4 and s.width <= 8
+    assert s.n_train <= 1000 and s.epochs <= 3 and s.width <= 8
 
 
 def test_dataset_splits_and_moves_the_test_set():

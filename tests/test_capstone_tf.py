@@ -11,7 +11,7 @@ from rtxcourse import capstone, capstone_tf as ctf  # noqa: E402
 
 tf = ctf.tf
 keras = ctf.keras
-TINY = capstone.Sizes(n_train=64, n_test=32, image_size=8, width=4, epochs=2, batch=16, lr=1e-3, rounds=1,
+TINY = capstone.Sizes(n_train=64, n_test=32, image_size=16, width=4, epochs=2, batch=16, lr=1e-3, rounds=1,
                       budget_batch=32, device_steps=2)
 
 
@@ -29,7 +29,7 @@ def test_build_sets_a_short_run_batchnorm_momentum():
 def test_checkpointed_forward_gives_the_same_gradients():
     cfg = capstone.Config(model="separable")
     model = ctf.build(cfg, TINY)
-    x, y = tf.random.normal((8, 8, 8, 1), seed=1), tf.range(8) % 10
+    x, y = tf.random.normal((8, 16, 16, 1), seed=1), tf.range(8) % 10
 
     def grads(forward):
         with tf.GradientTape() as tape:

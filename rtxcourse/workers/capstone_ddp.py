@@ -33,6 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", default="separable", choices=["small", "separable"])
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--batch", type=int, default=128, help="global batch: each process takes batch / world size")
+    p.add_argument("--lr", type=float, default=None, help="Adam's learning rate (default: the sizes' lr)")
     p.add_argument("--checkpoint", action="store_true", help="activation checkpointing of the feature layers")
     p.add_argument("--augment", action="store_true", help="unused by the fixed batches; kept for the config")
     return p.parse_args(argv)
@@ -43,7 +44,7 @@ def main(argv=None) -> None:
     ctx = setup()
     s = capstone.sizes()
     cfg = capstone.Config(precision=args.precision, model=args.model, batch=args.batch, checkpoint=args.checkpoint,
-                          augment=args.augment)
+                          augment=args.augment, lr=args.lr)
     if cfg.batch % ctx.world_size:
         raise SystemExit(f"--batch {cfg.batch} does not split into {ctx.world_size} equal slices")
     lab = ct.Lab(capstone.dataset(s), s, device=ctx.device)
