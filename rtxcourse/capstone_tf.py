@@ -201,10 +201,10 @@ class Lab:
             bar.update(1)
         bar.close()
         count = flops_tf.count(model)
-        X, y = self.batch(cfg.batch)  # peak of one more step of this model (traced for this shape already)
+        accuracy, moved = self.accuracy(model, self.data.x_test), self.accuracy(model, self.data.x_moved)
+        X, y = self.batch(cfg.batch)  # then the peak of one more step of this model (traced for this shape already)
         peak = memory_tf.measure_memory(lambda: step(X, y), device=self.device).peak_bytes
-        row = Row(step_name, min(times[1:] or times), peak, self.accuracy(model, self.data.x_test),
-                   self.accuracy(model, self.data.x_moved), cfg.batch, self.plan(cfg).short, count.params,
+        row = Row(step_name, min(times[1:] or times), peak, accuracy, moved, cfg.batch, self.plan(cfg).short, count.params,
                    3 * count.flops_per_example, steps * cfg.batch,
                    notes={"epoch_seconds": times, "first_epoch_traces": True})
         gpu = None
