@@ -474,8 +474,10 @@ def _read_report(cell, reported: dict, grade: Grade) -> None:
 class Batch:
     """Grades submissions of one assignment, each in its own runner process; never raises for one."""
 
-    def __init__(self, assignment: Assignment, limits: Limits, executed_dir: Path | None = None):
+    def __init__(self, assignment: Assignment, limits: Limits, executed_dir: Path | None = None,
+                 env: dict[str, str] | None = None):
         self.assignment, self.limits, self.executed_dir = assignment, limits, executed_dir
+        self.env = dict(env or {})  # set for the runner and its kernel (RTXCOURSE_FRAMEWORKS=tf: a TF-only learner)
         self._procs: dict[subprocess.Popen, Path] = {}  # runners in flight, and their job folders
         self._lock = threading.Lock()
         self.stopping = False
@@ -529,7 +531,7 @@ class Batch:
             raise RuntimeError("interrupted")
         with open(job / "runner.log", "wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "rtxcourse.course.kernel_runner", str(job)],
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=with_this_package(dict(os.environ)))
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=with_this_package({**os.environ, **self.env}))
             with self._lock:
                 self._procs[proc] = job
             try:

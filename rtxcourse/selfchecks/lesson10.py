@@ -121,5 +121,5 @@ def _check_sum_orders(c: Claims, fw: str, orders: Mapping) -> None:
     c.check(len(set(sums)) > 1 and spread <= SUM_RTOL * scale,
             f"{NAMES[fw]}: one array summed in other orders gives other bits, equal within rounding",
             f"{len(set(sums))} distinct sums of {len(sums)}, spread {spread:.2e} (at most {SUM_RTOL:g} x sum|a| = {SUM_RTOL * scale:.2e})")
-    c.check(orders["same_seed_same_draws"] is True, f"{NAMES[fw]}: the same seed gives the same random draws",
+    c.check(bool(orders["same_seed_same_draws"]), f"{NAMES[fw]}: the same seed gives the same random draws",
             f"equal: {orders['same_seed_same_draws']}")
