@@ -9,12 +9,12 @@ STAMP  := $(VENV)/.rtxcourse-installed
 LAB_ARGS ?=
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k precision -x"
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist --dist loadfile: a notebook's cells stay together in one process, as do
-# a module's tests; loadscope measured 15:09 against 13:11 for the suite). Timings inside
-# lessons are ratios measured in one run, but a second test process disturbed three of them in four
-# fresh-clone runs (lessons 05, 06), so the default is serial (0); PYTEST_WORKERS=2 halves the time.
-PYTEST_WORKERS ?= 0
-XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+# Test processes (pytest-xdist, --dist loadscope: a notebook's cells stay together in one process, as
+# do a module's tests and a class's; --no-loadscope-reorder keeps the plugin's order, longest scopes
+# first). Each process gets its share of the cores (rtxcourse/course/plugin.py), and timing claims are
+# measured in alternating rounds, so two processes side by side do not disturb them. 0: serial.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 # JupyterLab refuses to start as root (containers, cloud images) unless told it may.
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
@@ -44,13 +44,12 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --FileContentsManager.preferred_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 # The whole suite; with no PYTEST_ARGS it also builds the two one-framework venvs in the background
-# while the suite runs, then runs ONE_FRAMEWORK_LESSONS in each of them.
+# while the suite runs, and runs ONE_FRAMEWORK_LESSONS in each of them there (one thread each).
 test: $(STAMP)
 	@if [ -n "$(PYTEST_ARGS)" ]; then RTXCOURSE_QUICK=1 $(PY) -m pytest $(PYTEST_ARGS); exit $$?; fi; \
-	$(MAKE) --no-print-directory one-framework-venvs > $(VENV)/one-framework.log 2>&1 & builder=$$!; \
+	OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 $(MAKE) --no-print-directory test-one-framework > $(VENV)/one-framework.log 2>&1 & side=$$!; \
 	status=0; RTXCOURSE_QUICK=1 $(PY) -m pytest $(XDIST) || status=$$?; \
-	if ! wait $$builder; then cat $(VENV)/one-framework.log; echo "one-framework installs failed"; exit 1; fi; \
-	$(MAKE) --no-print-directory test-one-framework || status=1; \
+	if wait $$side; then tail -n 4 $(VENV)/one-framework.log; else cat $(VENV)/one-framework.log; echo "one-framework installs or their lessons failed"; status=1; fi; \
 	exit $$status
 
 one-framework-venvs: .venv-torch/.installed .venv-tf/.installed

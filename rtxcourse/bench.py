@@ -114,6 +114,24 @@ class Measurement:
         return d
 
 
+def _timed_calls(fn: Callable[[], Any], n: int, do_sync: Callable[[], None]) -> float:
+    """Seconds for ``n`` calls of ``fn`` between two synchronised timer reads."""
+    do_sync()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    do_sync()
+    return time.perf_counter() - start
+
+
+def _calls_for(run: Callable[[int], float], min_time: float) -> int:
+    """How many calls make ``run(n)`` (seconds for n calls) last at least ``min_time``."""
+    number = 1
+    while (elapsed := run(number)) < min_time and number < 1_000_000:
+        number *= 2 if elapsed <= 0 else max(2, min(10, math.ceil(min_time / elapsed)))
+    return number
+
+
 def measure(
     fn: Callable[[], Any],
     *,
@@ -141,19 +159,12 @@ def measure(
     do_sync = _resolve_sync(sync)
 
     def run(n: int) -> float:
-        do_sync()
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        do_sync()
-        return time.perf_counter() - start
+        return _timed_calls(fn, n, do_sync)
 
     for _ in range(warmup):
         run(1)
     if number is None:
-        number = 1
-        while (elapsed := run(number)) < min_time and number < 1_000_000:
-            number *= 2 if elapsed <= 0 else max(2, min(10, math.ceil(min_time / elapsed)))
+        number = _calls_for(run, min_time)
     times = [run(number) / number for _ in range(repeats)]
     return Measurement(name=name, times=times, work=work, unit=unit, params=dict(params or {}))
 
@@ -163,7 +174,8 @@ def interleaved(
     *,
     rounds: int = 5,
     warmup: int = 1,
-    number: int = 1,
+    number: int | None = 1,
+    min_time: float = 0.05,
     sync=None,
     work: float | None = None,
     unit: str | None = None,
@@ -173,7 +185,8 @@ def interleaved(
     :func:`measure` times one function's repeats back to back; two such measurements taken one
     after the other see different background load (another process starting, a compile, a
     neighbour's epoch), which a 2-core machine turns into a wrong ratio. Here every round runs
-    each function once (``number`` calls, between synchronised timer reads), in an order that
+    each function once (``number`` calls between synchronised timer reads; None: as many as make
+    a round of that function last ``min_time``, found after its warm-up), in an order that
     rotates from round to round, so that whatever load there is falls on all of them alike.
     Compare the results with :func:`paired_ratio` (the median of the per-round ratios) or their
     ``best`` (background load only ever adds time). Returns ``{name: Measurement}`` in the order
@@ -181,26 +194,24 @@ def interleaved(
     """
     if not isinstance(fns, dict) or not fns or not all(callable(f) for f in fns.values()):
         raise TypeError("interleaved() needs a non-empty dict of name -> callable")
-    if rounds < 1 or warmup < 0 or number < 1:
-        raise ValueError(f"need rounds >= 1, warmup >= 0, number >= 1; got {rounds}, {warmup}, {number}")
+    if rounds < 1 or warmup < 0 or (number is not None and number < 1):
+        raise ValueError(f"need rounds >= 1, warmup >= 0, number >= 1 or None; got {rounds}, {warmup}, {number}")
     do_sync = _resolve_sync(sync)
     names = list(fns)
     times: dict[str, list[float]] = {k: [] for k in names}
 
     def run(fn, n: int) -> float:
-        do_sync()
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        do_sync()
-        return time.perf_counter() - start
+        return _timed_calls(fn, n, do_sync)
 
+    calls = dict.fromkeys(names, number or 1)
     for k in names:
         for _ in range(warmup):
             run(fns[k], 1)
+        if number is None:
+            calls[k] = _calls_for(lambda n, f=fns[k]: run(f, n), min_time)
     for r in range(rounds):
         for k in names[r % len(names):] + names[: r % len(names)]:
-            times[k].append(run(fns[k], number) / number)
+            times[k].append(run(fns[k], calls[k]) / calls[k])
     return {k: Measurement(name=k, times=times[k], work=work, unit=unit, params={"interleaved": True})
             for k in names}
 

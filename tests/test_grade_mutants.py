@@ -46,9 +46,18 @@ def _discriminate(lesson, tmp_path):
     assert not problems, "\n".join(problems)
 
 
-# One class per exercise, so that pytest-xdist (--dist loadscope) spreads them over its processes.
+# One class per exercise, so that pytest-xdist (--dist loadscope) spreads them over its processes,
+# the longest first (rtxcourse.course.plugin.longest_first).
+def _expected_seconds(lesson) -> float:
+    """Solution + student copy + mutants, two at a time, each with its catalog duration and a kernel start."""
+    path = MUTANTS / f"{lesson.exercise}.toml"
+    runs = 2 + (len(mutants.load(path)) if path.is_file() else 0)
+    return runs * (lesson.exercise_seconds + 3) / 2
+
+
 def _exercise_class(lesson):
     @pytest.mark.slow
+    @pytest.mark.expected_seconds(_expected_seconds(lesson))
     def test_checks_discriminate(self, tmp_path):
         _discriminate(lesson, tmp_path)
 

@@ -24,11 +24,11 @@ TF = dict(
     inference=(A_, A_.copy()), training=(A_, B_), crop_inference_shape=(8, 32, 32, 3), batch_shape=(8, 32, 32, 3),
     crop_model_error="Input 0 of layer is incompatible", batch_crops=np.repeat(A_[:1], 8, axis=0), per_image_crops=np.stack([A_[0], B_[0], A_[1]]),
     parallel=(A_, A_.copy()), decodes=64, n_images=64, cache_right=(A_, B_), cache_wrong=(A_, A_.copy()),
-    prefetch={"serial": SERIAL, "prefetch": PREFETCHED}, starvation={"synthetic": 0.40, "real": 0.55},
+    prefetch={"serial": SERIAL, "prefetch": PREFETCHED}, starvation={"synthetic": [0.40, 0.9, 0.41], "real": [0.55, 0.5, 1.2]},
 )
 TORCH = dict(
     shared=(A_, A_.copy()), seeded=[A_, B_], seeded_again=[A_.copy(), B_.copy()],
-    order_by_workers={0: np.array([3, 1, 2, 0]), 2: np.array([3, 1, 2, 0])}, starvation={"synthetic": 0.20, "real": 0.31},
+    order_by_workers={0: np.array([3, 1, 2, 0]), 2: np.array([3, 1, 2, 0])}, starvation={"synthetic": [0.20, 0.21, 0.6], "real": [0.31, 0.3, 0.28]},
 )
 
 
@@ -61,7 +61,7 @@ BROKEN = {
     "reads run during the steps": dict(tf=_ev("tf", prefetch={"serial": SERIAL, "prefetch": SERIAL})),
     "without prefetch no read overlaps": dict(tf=_ev("tf", prefetch={"serial": PREFETCHED, "prefetch": PREFETCHED})),
     # a 'real' pipeline that skipped the work (e.g. it reused one batch too)
-    "tf: the real pipeline is not faster": dict(tf=_ev("tf", starvation={"synthetic": 0.40, "real": 0.02})),
+    "tf: the real pipeline is not faster": dict(tf=_ev("tf", starvation={"synthetic": [0.40, 0.41, 0.39], "real": [0.02, 0.9, 0.02]})),
     "repeats across workers": dict(torch=_ev("torch", shared=(A_, B_))),
     # functools.partial(chain, rng=...) passed where WorkerSeeded should be
     "each worker its own augmentations": dict(torch=_ev("torch", seeded=[A_, A_.copy()])),
@@ -69,7 +69,7 @@ BROKEN = {
     "same seed and worker count give the same batches": dict(torch=_ev("torch", seeded_again=[B_, A_])),
     # a pipeline whose order depends on worker count (e.g. an IterableDataset split by worker)
     "not on the number of workers": dict(torch=_ev("torch", order_by_workers={0: np.array([3, 1, 2, 0]), 2: np.array([3, 2, 1, 0])})),
-    "torch: the real pipeline is not faster": dict(torch=_ev("torch", starvation={"synthetic": 0.20, "real": 0.01})),
+    "torch: the real pipeline is not faster": dict(torch=_ev("torch", starvation={"synthetic": [0.20, 0.2, 0.2], "real": [0.01, 0.012, 0.011]})),
     # a section ran but left no evidence (the cell that records it was deleted)
     "tf: its sections ran and left their evidence": dict(tf=None, torch=TORCH, ran=["tf", "torch"]),
     "at least one framework ran": dict(tf=None, torch=None, ran=[]),

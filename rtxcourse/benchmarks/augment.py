@@ -99,16 +99,9 @@ def _epoch_timer(fn, name: str, n: int, sync=None, **params) -> bench.Measuremen
 
 
 def _head_to_head(fns: dict, n: int, rounds: int = 5, sync=None) -> list[bench.Measurement]:
-    """Time several epoch functions in alternating rounds, so a change in background load hits all alike.
-
-    Each round times every function once (after one warm-up epoch each, in the first round);
-    a function's repeats are its times from all rounds.
-    """
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for r in range(rounds):
-        for name, fn in fns.items():
-            times[name] += bench.measure(fn, name=name, warmup=1 if r == 0 else 0, repeats=1, number=1, sync=sync).times
-    return [bench.Measurement(name, t, work=n, unit="img") for name, t in times.items()]
+    """Time several epoch functions in alternating rounds (one warm-up epoch each), so a change in
+    background load hits all alike; a function's repeats are its times from all rounds."""
+    return list(bench.interleaved(fns, rounds=rounds, warmup=1, sync=sync, work=n, unit="img").values())
 
 
 def bench_one_process(images: np.ndarray, size: int, with_albumentations: bool) -> list[bench.Report]:

@@ -118,12 +118,10 @@ def tf_report(s: ConvSizes | None = None, *, repeats: int = 5) -> bench.Report:
 
 def _measure_interleaved(report: bench.Report, runs: dict, batch: int, sync: str, repeats: int) -> None:
     """Time every run once per round, ``repeats`` rounds: a load spike on a shared machine hits all alike."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for round_ in range(repeats):
-        for name, (fn, _, _) in runs.items():
-            times[name] += bench.measure(fn, name=name, warmup=2 if round_ == 0 else 0, repeats=1, sync=sync).times
+    timed = bench.interleaved({name: fn for name, (fn, _, _) in runs.items()}, rounds=repeats, warmup=2,
+                              number=None, sync=sync)
     for name, (_, count, params) in runs.items():
-        report.add(bench.Measurement(name, times[name], work=batch * count.flops, unit="FLOP", params=params))
+        report.add(bench.Measurement(name, timed[name].times, work=batch * count.flops, unit="FLOP", params=params))
 
 
 def _shape(s: ConvSizes) -> str:

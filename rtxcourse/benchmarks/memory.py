@@ -51,15 +51,9 @@ def sizes(device: str) -> Sizes:
     return by_tier(quick=Sizes(512, 128, 8), cpu=Sizes(1024, 256, 16))
 
 
-def _interleaved(steps: dict, *, rounds: int, sync: str) -> list[bench.Measurement]:
-    """Time each step once per round, the steps taking turns; one Measurement per step."""
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for name, fn in steps.items():  # warm-up: tracing, kernel selection, first allocations
-        bench.measure(fn, name=name, warmup=1, repeats=1, number=1, sync=sync)
-    for _ in range(rounds):
-        for name, fn in steps.items():
-            times[name] += bench.measure(fn, name=name, warmup=0, repeats=1, number=1, sync=sync).times
-    return [bench.Measurement(name, t) for name, t in times.items()]
+def _timed(steps: dict, *, rounds: int, sync: str) -> list[bench.Measurement]:
+    """Time each step once per round, the steps taking turns (after a warm-up call each)."""
+    return list(bench.interleaved(steps, rounds=rounds, warmup=1, sync=sync).values())
 
 
 def _compare(report: bench.Report, peaks: dict[str, int], precisions: list[str], modes: list[str]) -> None:
@@ -121,7 +115,7 @@ def torch_checkpointing(s: Sizes | None = None, *, rounds: int | None = None, mo
             steps[key] = (lambda st=step: st(X, y))
             peaks[key] = mt.measure_memory(steps[key], device=dev).peak_bytes
             params[key] = {"framework": "torch", "mode": mode, "precision": short}
-    _finish(report, _interleaved(steps, rounds=rounds, sync="torch"), peaks, params)
+    _finish(report, _timed(steps, rounds=rounds, sync="torch"), peaks, params)
     _compare(report, peaks, list(plans), modes)
     saved = sum(memory.residual_mlp_saved_bytes(s.batch, s.width, s.depth, expansion=s.expansion))
     report.note(f"fp32 none: activations counted by hand {format_bytes(saved)}; measured peak above weights "
@@ -160,7 +154,7 @@ def tf_checkpointing(s: Sizes | None = None, *, rounds: int | None = None, modes
         _tf_steps(plans, modes, s, X, y, steps, peaks, params, device)
     finally:
         logger.setLevel(level)
-    _finish(report, _interleaved(steps, rounds=rounds, sync="tf"), peaks, params)
+    _finish(report, _timed(steps, rounds=rounds, sync="tf"), peaks, params)
     _compare(report, peaks, list(plans), modes)
     report.note(f"memory: {mtf.measure_memory(lambda: None, device=device).method}")
     if not mixed.mixed:
