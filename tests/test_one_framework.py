@@ -95,6 +95,7 @@ def _one_framework_gradings():
 
 
 @pytest.mark.slow
+@pytest.mark.expected_seconds(sum(lesson.exercise_seconds + 3 for lesson, _ in _one_framework_gradings()) / 2)
 def test_the_solutions_earn_full_marks_with_one_framework(tmp_path):
     """Graded for real, the other framework hidden: its checks are skipped and the learner's own path earns full marks.
 
