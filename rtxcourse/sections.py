@@ -24,6 +24,7 @@ from rtxcourse.hardware import FRAMEWORKS, available_frameworks, hidden_framewor
 
 _ran: dict[str, int] = {}
 _skipped: dict[str, int] = {}
+_current: list[str] = []  # the framework of the %%framework section running now (a stack: sections may nest)
 
 
 class SectionFailed(Exception):
@@ -62,9 +63,21 @@ def run_section(line: str, cell: str, ipython) -> None:
         raise ValueError(f"%%framework takes one of {sorted(FRAMEWORKS)}, got {name!r}")
     if not enter(name):
         return
-    result = ipython.run_cell(cell, store_history=False)
+    _current.append(name)
+    try:
+        result = ipython.run_cell(cell, store_history=False)
+    finally:
+        _current.pop()
     if not result.success:
         raise SectionFailed(f"the {name} section above failed (its error is shown above)")
+
+
+def current() -> str | None:
+    """The framework of the ``%%framework`` section running now, or None outside any section.
+
+    ``checks.question`` records it, so a learner's summary can score each framework's questions apart.
+    """
+    return _current[-1] if _current else None
 
 
 def ran() -> set[str]:

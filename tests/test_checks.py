@@ -86,3 +86,42 @@ def test_claims_pass_and_let_errors_through(capsys):
     with pytest.raises(ZeroDivisionError):
         with ck.Claims("Lesson X") as c:
             c.check(1 / 0, "never reached")
+
+
+def _q(points, max_points, framework=None):
+    return {"points": points, "max_points": max_points, "framework": framework}
+
+
+def test_framework_paths_count_shared_questions_on_every_path():
+    questions = {"shared": _q(2, 2), "t1": _q(3, 3, "torch"), "t2": _q(0, 1, "torch"), "k1": _q(4, 4, "tf")}
+    assert ck.paths(questions) == {"tf": (6, 6), "torch": (5, 6)}
+    assert ck.best_path(questions) == ("tf", 6, 6)  # a TF-only learner's full marks count, torch's gaps do not
+    assert ck.paths({"a": _q(1, 2), "b": _q(0, 3)}) == {None: (1, 5)}  # no framework checks: one path, everything
+    assert ck.best_path({"a": _q(1, 2), "b": _q(0, 3)}) == (None, 1, 5)
+
+
+def test_best_path_is_the_largest_share_then_the_most_points_then_the_first_name():
+    assert ck.best_path({"t": _q(2, 4, "torch"), "k": _q(2, 2, "tf")})[0] == "tf"  # share 1.0 beats 0.5
+    assert ck.best_path({"t": _q(4, 4, "torch"), "k": _q(2, 2, "tf")})[0] == "torch"  # equal share: more points
+    assert ck.best_path({"t": _q(0, 4, "torch"), "k": _q(0, 4, "tf")}) == ("tf", 0, 4)  # nothing earned: stable
+    both = {"t": _q(4, 4, "torch"), "k": _q(4, 4, "tf")}
+    assert ck.best_path(both) == ("tf", 4, 4)  # answering both paths earns no more than one
+
+
+def test_a_question_records_the_framework_section_it_ran_in(monkeypatch, capsys):
+    from rtxcourse import sections
+
+    monkeypatch.setattr(sections, "_current", ["tf"])
+    with ck.question("k1", points=3):
+        pass
+    monkeypatch.setattr(sections, "_current", [])
+    with ck.question("shared", points=1):
+        pass
+    with ck.question("t1", points=3):
+        raise NotImplementedError  # as a torch section would, if it had run here
+    ck._results["t1"].framework = "torch"
+    assert ck.results()["k1"]["framework"] == "tf" and ck.results()["shared"]["framework"] is None
+    capsys.readouterr()
+    assert ck.summary() == {"points": 4, "max_points": 4}
+    out = capsys.readouterr().out
+    assert "on the tf path (paths: tf: 4/4, torch: 1/4; the best one counts)" in out

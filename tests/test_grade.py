@@ -355,3 +355,29 @@ def test_cli_usage_errors_are_clear(tmp_path, capsys):
     assert cli.main(["grade", str(SUBMISSIONS), "--assignment", "nope", "--out", str(tmp_path)]) == 2
     assert "no exercise 'nope'" in capsys.readouterr().err
     assert cli.main(["grade", "--plan"]) == 0 and "| Lesson |" in capsys.readouterr().out
+
+
+def test_an_exercise_with_framework_checks_is_scored_on_the_best_path(tmp_path):
+    """A TF-only learner answers the TF questions and none of torch's: full marks, and the feedback says why."""
+    questions = {"shared": {"points": 1.0, "max_points": 1.0, "framework": None},
+                 "t1": {"points": 0.0, "max_points": 3.0, "framework": "torch", "status": "not attempted"},
+                 "k1": {"points": 3.0, "max_points": 3.0, "framework": "tf"}}
+    grade = g.Grade("ann", "A1", {q: {"status": "passed", "message": "", "hint": "", **r} for q, r in questions.items()})
+    assert (grade.path, grade.total, grade.max_points) == ("tf", 4.0, 4.0)
+    gradebook.merge(tmp_path / "gradebook.csv", [grade])
+    row = next(csv.DictReader((tmp_path / "gradebook.csv").read_text().splitlines()))
+    assert (row["total"], row["max"], row["t1"], row["k1"]) == ("4", "4", "0", "3")
+    assert "the tf questions count" in gradebook.markdown(grade)
+    plain = g.Grade("ben", "A1", {"q1": {"points": 1.0, "max_points": 2.0, "status": "failed", "message": "", "hint": ""}})
+    assert (plain.path, plain.total, plain.max_points) == (None, 1.0, 2.0)
+    assert "count" not in gradebook.markdown(plain)
+
+
+def test_an_assignment_knows_the_framework_path_of_each_question(tmp_path):
+    nb = notebook.read(SOURCE)
+    nb.cells.append(nbformat.v4.new_code_cell('%%framework tf\nwith ck.question("k9", points=2):\n    pass', id="cell-k9"))
+    path = tmp_path / "x.ipynb"
+    path.write_text(notebook.dumps(nb), encoding="utf-8")
+    a = g.Assignment.load("x", source=path)
+    assert a.frameworks == {"k9": "tf"}
+    assert a.paths() == {"tf": sum(a.max_points.values())}  # one framework path: shared questions + k9

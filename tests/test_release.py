@@ -162,3 +162,11 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
 
 # That every unsolved exercise scores 0 and every solution full marks is checked by grading them
 # for real, with the mutants, in tests/test_grade_mutants.py.
+
+
+def test_check_cells_of_a_framework_section_are_stamped_with_it():
+    nb = _graded_source(('%%framework tf\nwith ck.question("q2", points=3):\n    assert f(1) == 2', []),
+                        ('with ck.question("q3"):\n    assert f(1) == 2', []))
+    _, solution = release.make_copies(nb, "s")
+    assert solution.cells[1].metadata["rtxcourse"]["framework"] == "tf"
+    assert "framework" not in solution.cells[2].metadata["rtxcourse"]  # outside any section: every path

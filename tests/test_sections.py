@@ -66,3 +66,21 @@ def test_probing_a_hidden_framework_does_not_raise():
     env = {"RTXCOURSE_FRAMEWORKS": "torch", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert "origin None" in out.stdout and "refused: keras" in out.stdout, out.stderr[-2000:]
+
+
+def test_current_names_the_section_running_now(monkeypatch):
+    """checks.question reads it: a learner's summary scores each framework's questions apart."""
+    monkeypatch.delenv("RTXCOURSE_FRAMEWORKS", raising=False)
+    monkeypatch.setattr(hardware, "installed", lambda module: True)
+    seen = []
+
+    class Recording(FakeShell):
+        def run_cell(self, cell, store_history=False):
+            seen.append(sections.current())
+            return super().run_cell(cell, store_history)
+
+    assert sections.current() is None
+    sections.run_section("tf", "x = 1", Recording())
+    with pytest.raises(sections.SectionFailed):
+        sections.run_section("torch", "1 / 0", Recording(ok=False))
+    assert seen == ["tf", "torch"] and sections.current() is None  # reset after a failing section too

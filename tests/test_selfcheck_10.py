@@ -30,13 +30,28 @@ def trained_logits(noise=1e-6):
     return logits, logits + noise
 
 
+def range_test(steps=60):
+    """An LR range test that trained (2.3 -> 0.3) and stopped when the loss exploded."""
+    lrs = np.geomspace(1e-5, 1.0, 150)[:steps]
+    losses = np.concatenate([np.linspace(2.3, 0.3, steps - 5), [0.4, 0.6, 0.9, 1.2, 1.5]])
+    return lrs, losses
+
+
+def sum_orders():
+    """Three float32 sums of one array that differ in the last bits, and a seed that repeats draws."""
+    return dict(sums=[-123.45678, -123.45679, -123.456795], abs_sum=80_000.0, same_seed_same_draws=True)
+
+
 SHAPES = [("torch",), ("tf",), ("torch", "tf")]  # a torch-only, a TensorFlow-only and a full install
-CLAIMS = {"torch": 9, "tf": 8}  # per framework that ran, plus one: "at least one framework ran"
+CLAIMS = {"torch": 12, "tf": 11}  # per framework that ran, plus one: "at least one framework ran"
 
 
 def good(ran=("torch", "tf")):
     """Evidence of the sections of ``ran``, as the lesson records it: keyed by framework."""
-    evidence = dict(resume={}, jobs={}, exports={}, labels=LABELS)
+    evidence = dict(resume={}, jobs={}, exports={}, labels=LABELS, range_tests={}, sum_orders={})
+    for fw in ran:
+        evidence["range_tests"][fw] = range_test()
+        evidence["sum_orders"][fw] = sum_orders()
     if "torch" in ran:
         evidence["resume"]["torch"] = run()
         evidence["jobs"]["torch"] = run(restarts=1)
@@ -123,8 +138,68 @@ def keras_from_scratch(e):  # BackupAndRestore pointed at a new directory: epoch
     e["resume"]["tf"]["resumed_from_step"] = 0
 
 
+def lr_never_set(e):  # the step ignored its lr argument: trained at 1e-5 throughout, the loss barely moves
+    lrs, _ = e["range_tests"]["torch"]
+    e["range_tests"]["torch"] = (lrs, np.linspace(2.30, 2.25, len(lrs)))
+
+
+def range_stopped_early(e):  # steps=30: stopped before the loss exploded, so the "minimum" is just the end
+    lrs, losses = e["range_tests"]["tf"]
+    e["range_tests"]["tf"] = (lrs[:40], losses[:40])
+
+
+def range_nan_from_the_start(e):  # a rate schedule that starts at 1.0: NaN before anything was learned
+    lrs, losses = e["range_tests"]["torch"]
+    e["range_tests"]["torch"] = (lrs, np.full(len(lrs), np.nan))
+
+
+def summed_in_one_order(e):  # the "three orders" were the same reduction three times: equal bits prove nothing
+    e["sum_orders"]["tf"]["sums"] = [-123.45678] * 3
+
+
+def summed_other_data(e):  # the flipped copy was drawn afresh: not the same numbers at all
+    e["sum_orders"]["torch"]["sums"][1] = 17.5
+
+
+def reseeded_but_drew_other_numbers(e):  # seeded once, drew twice: the second draw continues the stream
+    e["sum_orders"]["tf"]["same_seed_same_draws"] = False
+
+
+def torch_not_reseeded(e):
+    e["sum_orders"]["torch"]["same_seed_same_draws"] = False
+
+
+def tf_summed_other_data(e):
+    e["sum_orders"]["tf"]["sums"][2] = 0.0
+
+
+def tf_lr_never_set(e):  # keras_step assigned the rate to a Python float, not the optimizer's variable
+    lrs, _ = e["range_tests"]["tf"]
+    e["range_tests"]["tf"] = (lrs, np.linspace(2.30, 2.25, len(lrs)))
+
+
+def torch_range_stopped_early(e):
+    lrs, losses = e["range_tests"]["torch"]
+    e["range_tests"]["torch"] = (lrs[:40], losses[:40])
+
+
+def torch_summed_in_one_order(e):
+    e["sum_orders"]["torch"]["sums"] = [1.5] * 3
+
+
 # (the framework whose sections show the claim, the broken evidence, the one claim that must fail)
 BREAKS = [
+    ("torch", lr_never_set, "PyTorch LR range test: the loss falls as the rate grows, then explodes"),
+    ("torch", torch_range_stopped_early, "PyTorch LR range test: the loss falls as the rate grows, then explodes"),
+    ("torch", range_nan_from_the_start, "PyTorch LR range test: the loss falls as the rate grows, then explodes"),
+    ("torch", torch_summed_in_one_order, "PyTorch: one array summed in other orders gives other bits"),
+    ("torch", summed_other_data, "PyTorch: one array summed in other orders gives other bits"),
+    ("torch", torch_not_reseeded, "PyTorch: the same seed gives the same random draws"),
+    ("tf", tf_lr_never_set, "TensorFlow LR range test: the loss falls as the rate grows, then explodes"),
+    ("tf", range_stopped_early, "TensorFlow LR range test: the loss falls as the rate grows, then explodes"),
+    ("tf", summed_in_one_order, "TensorFlow: one array summed in other orders gives other bits"),
+    ("tf", tf_summed_other_data, "TensorFlow: one array summed in other orders gives other bits"),
+    ("tf", reseeded_but_drew_other_numbers, "TensorFlow: the same seed gives the same random draws"),
     ("torch", no_optimizer_state, "PyTorch checkpoint: ends with the uninterrupted run's weights"),
     ("torch", resumed_at_the_end, "PyTorch checkpoint: resumed from a checkpoint mid-run"),
     ("torch", torch_worker_never_killed, "torchrun --max-restarts: a worker was killed and the job restarted"),
@@ -159,7 +234,7 @@ def test_every_claim_of_each_framework_has_a_broken_case():
 
 
 @pytest.mark.parametrize("ran", SHAPES, ids="+".join)
-@pytest.mark.parametrize("kind", ["resume", "jobs", "exports"])
+@pytest.mark.parametrize("kind", ["resume", "jobs", "exports", "range_tests", "sum_orders"])
 def test_a_framework_that_ran_must_leave_its_evidence(ran, kind):
     for fw in ran:  # its sections ran (sections.ran() says so) but the lesson passed nothing for them
         evidence = broken(ran, lambda e: e[kind].pop(fw))

@@ -13,6 +13,17 @@ notebook goes on to the next question. :func:`summary` prints the points so far;
 :func:`results` is what ``rtxcourse grade`` reads. Points and ids live in the instructor's
 source; ``rtxcourse release`` checks that ids are unique.
 
+Framework paths. A check cell that starts with ``%%framework tf`` (or ``torch``) is a question
+of that framework's *path*; a check outside any section belongs to every path. A learner who
+installed one framework answers one path, so an exercise is scored on its best path
+(:func:`best_path`: the largest share of its points, then the most points): a TensorFlow-only
+and a PyTorch-only learner can each earn full marks, and answering both paths earns no more
+than the better one. An exercise whose checks are all outside sections has one path, every
+question. The paths of one exercise are worth the same (``tests/test_one_framework.py``).
+The grader takes each question's framework from the instructor's source (``release`` stamps
+it in the check cell's metadata); in the learner's kernel :func:`summary` takes it from the
+section that ran the check.
+
 A lesson's self-check collects claims and fails when any does not hold::
 
     with ck.Claims("Lesson 03") as c:
@@ -26,6 +37,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import asdict, dataclass
+from typing import Mapping
 
 PASSED, FAILED, ERROR, NOT_ATTEMPTED = "passed", "failed", "error", "not attempted"
 
@@ -38,6 +50,7 @@ class Result:
     status: str
     message: str = ""
     hint: str = ""
+    framework: str | None = None  # the %%framework section the check ran in (None: outside any)
 
 
 _results: dict[str, Result] = {}
@@ -72,9 +85,42 @@ class question:
         else:
             status, message = ERROR, f"{exc_type.__name__}: {exc}"
         earned = self.points if status == PASSED else 0
-        _results[self.qid] = Result(self.qid, earned, self.points, status, message, self.hint)
+        _results[self.qid] = Result(self.qid, earned, self.points, status, message, self.hint, _section())
         _print(_results[self.qid])
         return True
+
+
+def _section() -> str | None:
+    from rtxcourse import sections  # imports no framework
+
+    return sections.current()
+
+
+def paths(questions: Mapping[str, Mapping]) -> dict[str | None, tuple[float, float]]:
+    """``{framework: (earned, available)}``: the points of each framework path of an exercise.
+
+    ``questions`` maps ids to dicts with ``points``, ``max_points`` and ``framework`` (a
+    framework's name, or None / absent for a check outside any section, which counts on every
+    path). Without any framework question there is one path, keyed None, holding everything.
+    """
+    names = sorted({q.get("framework") for q in questions.values()} - {None})
+    out = {}
+    for name in names or [None]:
+        mine = [q for q in questions.values() if q.get("framework") in (None, name)]
+        out[name] = (sum(q["points"] for q in mine), sum(q["max_points"] for q in mine))
+    return out
+
+
+def best_path(questions: Mapping[str, Mapping]) -> tuple[str | None, float, float]:
+    """``(framework, earned, available)`` of the path that counts: the largest share, then the most points."""
+    scored = paths(questions)
+
+    def key(name):
+        earned, available = scored[name]
+        return (earned / available if available else 0.0, earned, -sorted(scored, key=str).index(name))
+
+    name = max(scored, key=key)
+    return (name, *scored[name])
 
 
 def _last_line(exc, tb) -> str:
@@ -104,12 +150,25 @@ def reset() -> None:
 
 
 def summary() -> dict[str, float]:
-    """Print the points earned so far, question by question, and return the totals."""
-    earned = sum(r.points for r in _results.values())
-    total = sum(r.max_points for r in _results.values())
+    """Print the points earned so far, question by question, and return the totals (of the best path).
+
+    With questions of several framework paths, each path's points are printed and the total
+    is the best path's (what the grader counts, see the module docstring).
+    """
+    if not _results:
+        print("No question checked yet: run the check cells above.")
+        return {"points": 0, "max_points": 0}
     for r in _results.values():
-        print(f"  {r.question:<12} {r.points:g}/{r.max_points:g}  {r.status}")
-    print(f"Total: {earned:g}/{total:g} points" if _results else "No question checked yet: run the check cells above.")
+        where = f"  ({r.framework} path)" if r.framework else ""
+        print(f"  {r.question:<12} {r.points:g}/{r.max_points:g}  {r.status}{where}")
+    found = {q: asdict(r) for q, r in _results.items()}
+    scored = paths(found)
+    name, earned, total = best_path(found)
+    if name is None:
+        print(f"Total: {earned:g}/{total:g} points")
+    else:
+        each = ", ".join(f"{n}: {e:g}/{m:g}" for n, (e, m) in scored.items())
+        print(f"Total: {earned:g}/{total:g} points, on the {name} path (paths: {each}; the best one counts)")
     return {"points": earned, "max_points": total}
 
 

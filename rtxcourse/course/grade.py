@@ -20,7 +20,9 @@ may add a note that ends up in the status and the feedback:
 4. :func:`instrument` — the grader's own cells around each check (see below);
 5. :mod:`~rtxcourse.course.kernel_runner` — execution in its own process and kernel, under a
    per-cell and a total timeout and a memory limit, outputs capped;
-6. :func:`collect` — points per question from the grader's cells, statuses from the errors.
+6. :func:`collect` — points per question from the grader's cells, statuses from the errors;
+   an exercise with ``%%framework`` checks is scored on the learner's best framework path
+   (:func:`rtxcourse.course.checks.best_path`), so a one-framework learner can earn full marks.
 
 The side channel: before any student code runs, a grader cell keeps references to the genuine
 checks module and its result store. Before each check cell another rebinds ``ck`` to that
@@ -56,7 +58,7 @@ from pathlib import Path
 
 import nbformat
 
-from rtxcourse.course import gradebook, notebook, release
+from rtxcourse.course import checks, gradebook, notebook, release
 from rtxcourse.course.kernel_runner import GRADER_KEY, kill_group, with_this_package
 
 # Statuses, most important first: a submission gets the first that applies, and every note.
@@ -112,12 +114,17 @@ class Grade:
     kernel_start_seconds: float = 0.0
 
     @property
+    def path(self) -> str | None:
+        """The framework path the score counts (None: the exercise has one path), see :func:`checks.best_path`."""
+        return checks.best_path(self.questions)[0] if self.questions else None
+
+    @property
     def total(self) -> float:
-        return sum(q["points"] for q in self.questions.values())
+        return checks.best_path(self.questions)[1] if self.questions else 0.0
 
     @property
     def max_points(self) -> float:
-        return sum(q["max_points"] for q in self.questions.values())
+        return checks.best_path(self.questions)[2] if self.questions else 0.0
 
     @property
     def status(self) -> str:
@@ -139,6 +146,7 @@ class Assignment:
     order: list[str]  # every cell id of the solution copy, in order (to place re-inserted checks)
     max_points: dict[str, float]
     hidden: set[str]  # question ids checked only in hidden cells
+    frameworks: dict[str, str] = field(default_factory=dict)  # question id -> its framework path (absent: every path)
 
     @classmethod
     def load(cls, name: str, source: str | Path | None = None) -> "Assignment":
@@ -161,13 +169,20 @@ class Assignment:
         except (notebook.NotebookError, release.ReleaseError) as e:
             raise GradeError(f"instructor source: {e}") from None
         checks = [c for c in solution.cells if "rtxcourse" in c.metadata]
-        max_points, hidden = {}, set()
+        max_points, hidden, frameworks = {}, set(), {}
         for c in checks:
             for q in c.metadata["rtxcourse"]["questions"]:
                 max_points[q["id"]] = float(q["points"])
                 if c.metadata["rtxcourse"]["hidden"]:
                     hidden.add(q["id"])
-        return cls(name, source, checks, [c.id for c in solution.cells], max_points, hidden)
+                if c.metadata["rtxcourse"].get("framework"):
+                    frameworks[q["id"]] = c.metadata["rtxcourse"]["framework"]
+        return cls(name, source, checks, [c.id for c in solution.cells], max_points, hidden, frameworks)
+
+    def paths(self) -> dict[str | None, float]:
+        """The points each framework path offers (None: the one path of an exercise without framework checks)."""
+        questions = {q: {"points": 0.0, "max_points": m, "framework": self.frameworks.get(q)} for q, m in self.max_points.items()}
+        return {name: available for name, (_, available) in checks.paths(questions).items()}
 
 
 class Unreadable(Exception):
@@ -416,14 +431,16 @@ def collect(executed, run: dict, assignment: Assignment, limits: Limits, student
     for qid, max_points in assignment.max_points.items():
         r = reported.get(qid)
         hidden = qid in assignment.hidden
+        framework = assignment.frameworks.get(qid)  # from the source, never from the submission's kernel
         if r is None:
             grade.questions[qid] = {"points": 0.0, "max_points": max_points, "status": "not run",
-                                    "message": check_errors.get(qid, not_run), "hint": "", "hidden": hidden}
+                                    "message": check_errors.get(qid, not_run), "hint": "", "hidden": hidden,
+                                    "framework": framework}
             continue
         passed = r.get("status") == "passed"
         grade.questions[qid] = {"points": max_points if passed else 0.0, "max_points": max_points,
                                 "status": str(r.get("status", "error")), "message": str(r.get("message", ""))[:500],
-                                "hint": str(r.get("hint", ""))[:300], "hidden": hidden}
+                                "hint": str(r.get("hint", ""))[:300], "hidden": hidden, "framework": framework}
     if any(n.status == TAMPERED for n in grade.notes):
         for q in grade.questions.values():
             q["points"] = 0.0
@@ -457,8 +474,10 @@ def _read_report(cell, reported: dict, grade: Grade) -> None:
 class Batch:
     """Grades submissions of one assignment, each in its own runner process; never raises for one."""
 
-    def __init__(self, assignment: Assignment, limits: Limits, executed_dir: Path | None = None):
+    def __init__(self, assignment: Assignment, limits: Limits, executed_dir: Path | None = None,
+                 env: dict[str, str] | None = None):
         self.assignment, self.limits, self.executed_dir = assignment, limits, executed_dir
+        self.env = dict(env or {})  # set for the runner and its kernel (RTXCOURSE_FRAMEWORKS=tf: a TF-only learner)
         self._procs: dict[subprocess.Popen, Path] = {}  # runners in flight, and their job folders
         self._lock = threading.Lock()
         self.stopping = False
@@ -477,8 +496,8 @@ class Batch:
         return grade
 
     def _zero(self, message: str) -> dict[str, dict]:
-        return {q: {"points": 0.0, "max_points": m, "status": "not run", "message": message, "hint": ""}
-                for q, m in self.assignment.max_points.items()}
+        return {q: {"points": 0.0, "max_points": m, "status": "not run", "message": message, "hint": "",
+                    "framework": self.assignment.frameworks.get(q)} for q, m in self.assignment.max_points.items()}
 
     def _grade(self, sub: Submission) -> Grade:
         nb, notes = read_submission(sub)
@@ -512,7 +531,7 @@ class Batch:
             raise RuntimeError("interrupted")
         with open(job / "runner.log", "wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "rtxcourse.course.kernel_runner", str(job)],
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=with_this_package(dict(os.environ)))
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=with_this_package({**os.environ, **self.env}))
             with self._lock:
                 self._procs[proc] = job
             try:

@@ -2,7 +2,8 @@
 
 The gradebook has one row per (student, assignment): ``student, assignment``, one column per
 question (the ids of every assignment in it, first seen first), then ``total, max, status,
-message, seconds``. :func:`merge` reads the file, replaces the rows of the grades it is given,
+message, seconds``; ``total`` and ``max`` are those of the framework path that counts (see
+:mod:`rtxcourse.course.checks`), the question columns hold every question's points. :func:`merge` reads the file, replaces the rows of the grades it is given,
 keeps every other row, and writes it atomically, so grading again is idempotent and a run
 that is interrupted loses nothing already graded (the grader merges after each submission).
 
@@ -73,8 +74,11 @@ def _blocks(grade) -> dict:
         label = f"{qid} (hidden check)" if r.get("hidden") else qid
         rows.append((label, f"{_num(r['points'])}/{_num(r['max_points'])}", f"{MARKS.get(r['status'], '✗')} {r['status']}", detail))
     notes = [n.message for n in sorted(grade.notes, key=lambda n: n.message)] if grade.notes else []
+    path = getattr(grade, "path", None)
+    counted = (f"; the {path} questions count: your best framework path, the other framework's questions are optional"
+               if path else "")
     return {"title": f"Feedback: {grade.assignment}, {grade.student}",
-            "score": f"Score: {_num(grade.total)}/{_num(grade.max_points)} points (status: {grade.status})",
+            "score": f"Score: {_num(grade.total)}/{_num(grade.max_points)} points (status: {grade.status}{counted})",
             "notes": notes, "rows": rows, "errors": grade.cell_errors}
 
 

@@ -91,9 +91,10 @@ def submission(source_nb, mutant: Mutant, where: str = "source"):
 def discriminate(assignment, mutant_list: list[Mutant], workdir: str | Path, jobs: int = 2, limits=None) -> list[str]:
     """Grade the solution, the untouched exercise and every mutant in one batch; return what is wrong.
 
-    Right means: the solution gets full marks with status ``graded``; the exercise as handed
-    out gets 0 points, status ``graded`` and a message for every question; each mutant loses
-    points on its question and only there. An empty list: the checks discriminate.
+    Right means: the solution gets full marks on every question (every framework path) with
+    status ``graded``; the exercise as handed out gets 0 points on every question, status
+    ``graded`` and a message for every question; each mutant loses points on its question and
+    only there. An empty list: the checks discriminate.
     """
     from rtxcourse.course import grade
 
@@ -114,9 +115,11 @@ def discriminate(assignment, mutant_list: list[Mutant], workdir: str | Path, job
 
     problems = []
     sol, ex = grades["solution"], grades["exercise"]
-    if sol.status != grade.GRADED or sol.total != sol.max_points:
+    # Every question, not just the total: an exercise with framework paths scores the best path, and
+    # a broken TensorFlow part would hide behind a working PyTorch one.
+    if sol.status != grade.GRADED or lost(sol):
         problems.append(f"the solution got {sol.total:g}/{sol.max_points:g} ({sol.status}: {sol.message}): {lost(sol)}")
-    if ex.status != grade.GRADED or ex.total != 0:
+    if ex.status != grade.GRADED or any(r["points"] for r in ex.questions.values()):
         problems.append(f"the unmodified exercise got {ex.total:g}/{ex.max_points:g} ({ex.status}: {ex.message})")
     problems += [f"the unmodified exercise has no feedback for {q}" for q, r in ex.questions.items() if not r["message"]]
     for i, m in enumerate(mutant_list):

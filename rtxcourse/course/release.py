@@ -19,7 +19,9 @@ copies can never drift from their source.
 
 Cells keep their ids from the source, and every check cell (one calling
 ``checks.question("id", points=N)``) carries ``metadata.rtxcourse``: its questions, whether it
-is hidden, and a checksum of its text, which the grader uses to restore it by id.
+is hidden, and a checksum of its text, which the grader uses to restore it by id; a check cell
+that is a ``%%framework NAME`` section also carries ``framework: NAME`` (its questions belong
+to that framework's path, see :mod:`rtxcourse.course.checks`).
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ def question_ids(cell) -> list[tuple[str, float]]:
     return out
 
 
+def section_of(cell) -> str | None:
+    """The framework of a ``%%framework NAME`` cell, or None for any other cell."""
+    words = notebook.source(cell).lstrip().partition("\n")[0].split()
+    return words[1] if len(words) == 2 and words[0] == "%%framework" else None
+
+
 def stamp_checks(nb, where: str) -> None:
     """Mark every check cell with its questions and a checksum; question ids must be unique."""
     seen: dict[str, str] = {}
@@ -105,6 +113,8 @@ def stamp_checks(nb, where: str) -> None:
             "hidden": HIDDEN_TAG in cell.metadata.get("tags", []),
             "checksum": notebook.checksum(cell),
         }
+        if section_of(cell):
+            cell.metadata["rtxcourse"]["framework"] = section_of(cell)
 
 
 def make_copies(source_nb, where: str):
