@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from rtxcourse import bench
 from rtxcourse.memory import format_bytes
 from rtxcourse.runtime import by_tier
 
@@ -281,6 +282,17 @@ def plot(tables, axes=None, title: str = ""):
     if title:
         axes[0].figure.suptitle(title, fontsize=9)
     return axes
+
+
+def compare(fns: dict, rounds: int, sync: str) -> tuple[float, dict]:
+    """Time ``{name: fn}`` (two entries: baseline first) in interleaved rounds; return (speed-up, measurements).
+
+    The speed-up is the second entry's over the first, :func:`bench.paired_ratio` of the rounds;
+    ``sync`` is ``"torch"`` or ``"tf"`` (see :func:`bench.measure`).
+    """
+    m = bench.interleaved(fns, rounds=rounds, sync=sync)
+    base, new = list(m.values())
+    return bench.paired_ratio(new, base), m
 
 
 def max_difference(a: dict, b: dict) -> float:

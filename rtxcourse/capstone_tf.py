@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from rtxcourse import bench, capstone, flops_tf, memory, memory_tf, precision_tf
+from rtxcourse import capstone, flops_tf, memory, memory_tf, precision_tf
 from rtxcourse.capstone import Config, Row
 from rtxcourse.runtime import import_tensorflow
 
@@ -235,10 +235,8 @@ class Lab:
         return epoch
 
     def compare(self, fns: dict, rounds: int | None = None) -> tuple[float, dict]:
-        """Time ``{name: fn}`` (two entries: baseline first) in interleaved rounds; return (speed-up, measurements)."""
-        m = bench.interleaved(fns, rounds=rounds or self.s.rounds, sync=bench.tf_sync)
-        base, new = list(m.values())
-        return bench.paired_ratio(new, base), m
+        """Time ``{name: fn}`` (two entries: baseline first) in interleaved rounds: :func:`capstone.compare`."""
+        return capstone.compare(fns, rounds or self.s.rounds, "tf")
 
     def peak(self, cfg: Config, batch: int) -> int:
         """Measured peak bytes of one training step of ``cfg``'s model at ``batch`` (after a warm-up step)."""

@@ -210,10 +210,8 @@ class Lab:
         return epoch
 
     def compare(self, fns: dict, rounds: int | None = None) -> tuple[float, dict]:
-        """Time ``{name: fn}`` (two entries: baseline first) in interleaved rounds; return (speed-up, measurements)."""
-        m = bench.interleaved(fns, rounds=rounds or self.s.rounds, sync=bench.torch_sync)
-        base, new = list(m.values())
-        return bench.paired_ratio(new, base), m
+        """Time ``{name: fn}`` (two entries: baseline first) in interleaved rounds: :func:`capstone.compare`."""
+        return capstone.compare(fns, rounds or self.s.rounds, "torch")
 
     def peak(self, cfg: Config, batch: int, net: nn.Module | None = None) -> int:
         """Measured peak bytes of one training step at ``batch`` (a copy of ``net``, or a fresh model)."""
